@@ -1,0 +1,1 @@
+"""scratchnet: deep learning from scratch in NumPy, columns are samples."""
