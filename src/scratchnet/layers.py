@@ -1,0 +1,150 @@
+"""The two hidden layers of the assignment, columns are samples.
+
+Every layer has ``params`` and ``grads`` (dicts with the same keys), and:
+
+- ``forward(X)`` computes the output and keeps exactly what ``backward`` needs;
+- ``backward(dY)`` is the Jacobian-transpose product: given ``dY = dF/dY`` it fills
+  ``grads`` with ``dF/dtheta`` (overwritten, never accumulated) and returns ``dF/dX``.
+  It never forms a Jacobian;
+- ``jvp(V)`` is the Jacobian times a direction ``V`` (a dict with any of ``X`` and the
+  parameter names; a missing key is a zero direction), used by the Jacobian tests.
+"""
+import numpy as np
+
+from .activations import get_activation
+
+
+class StandardLayer:
+    """Y = sigma(W X + b) with W (n2 x n1), b (n2 x 1), X (n1 x m), Y (n2 x m).
+
+    backward, with Z = W X + b and dZ = sigma'(Z) * dY (element-wise)::
+
+        dW = dZ X^T,   db = dZ 1,   dX = W^T dZ
+    """
+
+    def __init__(self, n_in, n_out, activation="tanh", rng=None, scale=None):
+        rng = np.random.default_rng(rng)
+        self.activation = get_activation(activation)
+        if scale is None:
+            scale = init_scale(self.activation, n_in)
+        self.params = {
+            "W": scale * rng.standard_normal((n_out, n_in)),
+            "b": np.zeros((n_out, 1)),
+        }
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self._cache = None
+
+    @property
+    def n_in(self):
+        return self.params["W"].shape[1]
+
+    @property
+    def n_out(self):
+        return self.params["W"].shape[0]
+
+    def forward(self, X):
+        """Y = sigma(W X + b), shape n2 x m."""
+        W, b = self.params["W"], self.params["b"]
+        Z = W @ X
+        Z += b
+        A = self.activation.f(Z)
+        self._cache = (X, Z, A)
+        return A
+
+    def backward(self, dY):
+        """Jacobian-transpose product: fills grads['W'], grads['b'], returns dX = W^T (sigma'(Z) * dY)."""
+        X, Z, A = self._cache
+        dZ = self.activation.df(Z, A)
+        dZ *= dY
+        np.matmul(dZ, X.T, out=self.grads["W"])
+        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        return self.params["W"].T @ dZ
+
+    def jvp(self, V):
+        """Jacobian times a direction: sigma'(Z) * (W V_X + V_W X + V_b)."""
+        X, Z, A = self._cache
+        dZ = np.zeros_like(Z)
+        if "X" in V:
+            dZ += self.params["W"] @ V["X"]
+        if "W" in V:
+            dZ += V["W"] @ X
+        if "b" in V:
+            dZ += V["b"]
+        return self.activation.df(Z, A) * dZ
+
+
+class ResidualLayer:
+    """Y = X + W2 sigma(W1 X + b) with W1, W2 (n x n), b (n x 1), X and Y (n x m).
+
+    backward, with Z = W1 X + b, A = sigma(Z) and dZ = sigma'(Z) * (W2^T dY)::
+
+        dW2 = dY A^T,   dW1 = dZ X^T,   db = dZ 1,   dX = dY + W1^T dZ
+
+    where ``dY`` in dX is the skip path and ``W1^T dZ`` the main path.
+    """
+
+    def __init__(self, n, activation="tanh", rng=None, scale1=None, scale2=None):
+        rng = np.random.default_rng(rng)
+        self.activation = get_activation(activation)
+        if scale1 is None:
+            scale1 = init_scale(self.activation, n)
+        if scale2 is None:
+            scale2 = np.sqrt(1.0 / n)
+        self.params = {
+            "W1": scale1 * rng.standard_normal((n, n)),
+            "W2": scale2 * rng.standard_normal((n, n)),
+            "b": np.zeros((n, 1)),
+        }
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self._cache = None
+
+    @property
+    def n_in(self):
+        return self.params["W1"].shape[1]
+
+    n_out = n_in
+
+    def forward(self, X):
+        """Y = X + W2 sigma(W1 X + b), shape n x m."""
+        Z = self.params["W1"] @ X
+        Z += self.params["b"]
+        A = self.activation.f(Z)
+        Y = self.params["W2"] @ A
+        Y += X
+        self._cache = (X, Z, A)
+        return Y
+
+    def backward(self, dY):
+        """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
+        X, Z, A = self._cache
+        dZ = self.params["W2"].T @ dY
+        dZ *= self.activation.df(Z, A)
+        np.matmul(dY, A.T, out=self.grads["W2"])
+        np.matmul(dZ, X.T, out=self.grads["W1"])
+        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        dX = self.params["W1"].T @ dZ
+        dX += dY
+        return dX
+
+    def jvp(self, V):
+        """Jacobian times a direction: V_X + V_W2 A + W2 (sigma'(Z) * (W1 V_X + V_W1 X + V_b))."""
+        X, Z, A = self._cache
+        dZ = np.zeros_like(Z)
+        dY = np.zeros_like(Z)
+        if "X" in V:
+            dZ += self.params["W1"] @ V["X"]
+            dY += V["X"]
+        if "W1" in V:
+            dZ += V["W1"] @ X
+        if "b" in V:
+            dZ += V["b"]
+        dY += self.params["W2"] @ (self.activation.df(Z, A) * dZ)
+        if "W2" in V:
+            dY += V["W2"] @ A
+        return dY
+
+
+def init_scale(activation, n_in):
+    """Standard deviation of the initial weights: He (2/n_in) for ReLU, Glorot-like (1/n_in) else."""
+    gain = 2.0 if getattr(activation, "name", None) == "relu" else 1.0
+    return np.sqrt(gain / n_in)

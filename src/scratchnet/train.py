@@ -1,0 +1,103 @@
+"""The training loop: epochs of shuffled mini-batches, history per epoch."""
+from dataclasses import asdict, dataclass, field
+import math
+
+import numpy as np
+
+from .optim import Constant
+
+
+class TrainingDiverged(FloatingPointError):
+    """The objective became NaN or infinite: training stopped rather than record garbage."""
+
+
+@dataclass
+class History:
+    """Per-epoch record: cross-entropy (without any weight penalty) and accuracy, a fraction.
+
+    ``eval_size`` is the number of samples each accuracy was measured on: ``None`` when the
+    whole set was used, else a random subsample of that size (fixed across epochs).
+    """
+
+    epoch: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    eval_size: int | None = None
+
+    def to_dict(self):
+        return asdict(self)
+
+    def final(self):
+        """The last epoch's train and validation loss and accuracy."""
+        return {key: getattr(self, key)[-1]
+                for key in ("train_acc", "val_acc", "train_loss", "val_loss")}
+
+
+def _subsample(X, C, size, rng):
+    if size is None or size >= X.shape[1]:
+        return X, C
+    keep = rng.choice(X.shape[1], size=size, replace=False)
+    return X[:, keep], C[:, keep]
+
+
+def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
+          eval_size=None, callback=None, params=None):
+    """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
+
+    Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set. Every epoch
+    visits a fresh permutation of the training set drawn from ``rng`` (a numpy Generator).
+    ``schedule(epoch) -> lr`` sets the optimizer's rate at the start of every epoch (default:
+    the optimizer's own, constant). ``eval_size`` measures the per-epoch figures on a random
+    subsample of each set (drawn once) instead of the whole set. ``callback(epoch, history)``
+    runs after every epoch. ``params`` restricts the steps to a dict of the network's named
+    parameter views (default: every parameter, as one flat vector).
+
+    Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
+    batch is not finite.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    schedule = schedule or Constant(optimizer.lr)
+    eval_rng = np.random.default_rng(rng.integers(2**63))
+    Xt_eval, Ct_eval = _subsample(Xt, Ct, eval_size, eval_rng)
+    Xv_eval, Cv_eval = _subsample(Xv, Cv, eval_size, eval_rng)
+    if params is None:
+        params, grads = {"theta": net.theta}, {"theta": net.grad}
+    else:
+        grads = {key: net.grads[key] for key in params}
+    history = History(eval_size=eval_size)
+    m = Xt.shape[1]
+    for epoch in range(epochs):
+        optimizer.lr = schedule(epoch)
+        # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
+        order = rng.permutation(m)
+        X_epoch = np.asfortranarray(Xt[:, order])
+        C_epoch = np.asfortranarray(Ct[:, order])
+        for start in range(0, m, batch_size):
+            stop = start + batch_size
+            # Overflow shows up as a non-finite loss, reported below with its epoch and rate.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = net.forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss} at epoch {epoch + 1} (batch {start // batch_size + 1})"
+                    f" with learning rate {optimizer.lr:g}: lower the learning rate")
+            optimizer.step(params, grads)
+        train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
+        val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise TrainingDiverged(
+                f"evaluation loss became non-finite after epoch {epoch + 1} with learning rate "
+                f"{optimizer.lr:g}: lower the learning rate")
+        history.epoch.append(epoch + 1)
+        history.lr.append(optimizer.lr)
+        history.train_loss.append(train_loss)
+        history.train_acc.append(train_acc)
+        history.val_loss.append(val_loss)
+        history.val_acc.append(val_acc)
+        if callback is not None:
+            callback(epoch + 1, history)
+    return history

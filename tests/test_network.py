@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+
+from scratchnet import make_network
+from scratchnet.layers import ResidualLayer, StandardLayer
+from scratchnet.verify import central_difference_gradient, network_gradient_test
+
+from helpers import describe, random_batch
+
+
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+@pytest.mark.parametrize("depth", [1, 3, 10])
+def test_whole_network_gradient_test(rng, arch, depth):
+    X, C = random_batch(rng, 3, 4, 16)
+    net = make_network(arch, n_features=3, n_classes=4, depth=depth, width=6, seed=rng)
+    result = network_gradient_test(net, X, C, rng)
+    assert result.passes(), describe(result)
+
+
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_gradient_matches_central_differences_entry_by_entry(rng, arch, activation):
+    X, C = random_batch(rng, 2, 3, 10)
+    net = make_network(arch, n_features=2, n_classes=3, depth=2, width=4,
+                       activation=activation, seed=rng, weight_decay=1e-2)
+    theta = net.get_params()
+    _, grad = net.loss_and_grad(X, C)
+
+    def f(value):
+        net.set_params(value)
+        return net.loss(X, C)
+
+    numeric = central_difference_gradient(f, theta, h=1e-5)
+    net.set_params(theta)
+    error = np.abs(numeric - grad) / np.maximum(np.abs(grad), 1e-3 * np.abs(grad).max())
+    assert error.max() < 1e-6, f"worst entry {error.argmax()}: relative error {error.max():.2e}"
+
+
+def test_gradient_test_fails_when_one_layer_is_wrong(rng, monkeypatch):
+    X, C = random_batch(rng, 3, 4, 16)
+    net = make_network("resnet", n_features=3, n_classes=4, depth=3, width=5, seed=rng)
+    backward = ResidualLayer.backward
+
+    def wrong_bias(self, dY):
+        dX = backward(self, dY)
+        self.grads["b"] *= -1
+        return dX
+
+    monkeypatch.setattr(ResidualLayer, "backward", wrong_bias)
+    assert not network_gradient_test(net, X, C, rng).passes()
+
+
+def test_contract(rng):
+    net = make_network(arch="standard", n_features=2, n_classes=5, depth=4, width=16,
+                       activation="tanh", seed=0)
+    theta = net.get_params()
+    assert theta.ndim == 1 and theta.dtype == np.float64
+    assert theta.size == net.n_params == (2 * 16 + 16) + 3 * (16 * 16 + 16) + (16 * 5 + 5)
+    theta[0] += 1.0
+    assert net.get_params()[0] != theta[0], "get_params must return a copy"
+    net.set_params(theta)
+    np.testing.assert_array_equal(net.get_params(), theta)
+    X, C = random_batch(rng, 2, 5, 9)
+    loss, grad = net.loss_and_grad(X, C)
+    assert np.isscalar(loss) and grad.shape == theta.shape
+    P = net.predict_proba(X)
+    assert P.shape == (5, 9)
+    np.testing.assert_allclose(P.sum(axis=0), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="parameter vector of shape"):
+        net.set_params(theta[:-1])
+
+
+def test_same_seed_same_network():
+    a = make_network("resnet", 2, 5, depth=3, width=8, seed=7)
+    b = make_network("resnet", 2, 5, depth=3, width=8, seed=7)
+    c = make_network("resnet", 2, 5, depth=3, width=8, seed=8)
+    np.testing.assert_array_equal(a.get_params(), b.get_params())
+    assert not np.array_equal(a.get_params(), c.get_params())
+
+
+def test_standard_widths_may_grow():
+    net = make_network("standard", 2, 3, depth=3, width=[4, 8, 16], seed=0)
+    assert [(layer.n_in, layer.n_out) for layer in net.layers] == [(2, 4), (4, 8), (8, 16)]
+    assert net.head.params["W"].shape == (16, 3)
+
+
+def test_resnet_lifts_the_input_only_when_needed():
+    lifted = make_network("resnet", 2, 3, depth=4, width=8, seed=0)
+    assert isinstance(lifted.layers[0], StandardLayer)
+    assert sum(isinstance(layer, ResidualLayer) for layer in lifted.layers) == 4
+    same = make_network("resnet", 5, 3, depth=4, width=5, seed=0)
+    assert all(isinstance(layer, ResidualLayer) for layer in same.layers)
+
+
+def test_layers_share_the_flat_vectors(rng):
+    net = make_network("standard", 2, 3, depth=2, width=4, seed=0)
+    net.layers[1].params["W"][0, 0] = 42.0
+    assert 42.0 in net.get_params()
+    X, C = random_batch(rng, 2, 3, 5)
+    _, grad = net.loss_and_grad(X, C)
+    np.testing.assert_array_equal(grad[net.slices["layer1.b"]],
+                                  net.layers[1].grads["b"].ravel())
+
+
+def test_weight_decay_penalises_weights_not_biases(rng):
+    X, C = random_batch(rng, 2, 3, 5)
+    plain = make_network("standard", 2, 3, depth=2, width=4, seed=0)
+    decayed = make_network("standard", 2, 3, depth=2, width=4, seed=0, weight_decay=0.1)
+    weights = np.concatenate([p.ravel() for name, p in plain.params.items()
+                              if name.split(".")[1].startswith("W")])
+    loss0, grad0 = plain.loss_and_grad(X, C)
+    loss1, grad1 = decayed.loss_and_grad(X, C)
+    assert loss1 == pytest.approx(loss0 + 0.05 * weights @ weights, rel=1e-12)
+    for name, piece in plain.slices.items():
+        expected = grad0[piece] + (0.1 * plain.theta[piece] if ".W" in name else 0)
+        np.testing.assert_allclose(grad1[piece], expected, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"arch": "mlp"}, "unknown arch"),
+    ({"depth": -1}, "depth must be"),
+    ({"width": [4, 4], "depth": 3}, "2 widths for depth 3"),
+    ({"width": 0}, "positive"),
+    ({"activation": "sigmoid"}, "unknown activation"),
+])
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_network(**{"n_features": 2, "n_classes": 2, **kwargs})
+
+
+def test_bad_batch_shapes_are_refused(rng):
+    net = make_network("standard", 2, 3, depth=1, width=4, seed=0)
+    with pytest.raises(ValueError, match="X must be 2 x m"):
+        net.loss_and_grad(rng.standard_normal((5, 2)), np.eye(3)[:, [0, 1]])
+    with pytest.raises(ValueError, match="C must be 3 x 5"):
+        net.loss_and_grad(rng.standard_normal((2, 5)), np.eye(2)[:, [0, 1, 0, 1, 0]])
