@@ -49,8 +49,30 @@ def test_history_and_callback(rng):
 def test_diverging_learning_rate_stops_with_a_clear_error(rng):
     Xt, Ct = separable(rng, 200)
     net = make_network("standard", 2, 2, depth=3, width=8, activation="identity", seed=0)
-    with pytest.raises(TrainingDiverged, match=r"at epoch \d+ .*learning rate 1000"):
+    with pytest.raises(TrainingDiverged, match=r"diverged: the loss .* at epoch \d+ .*learning rate 1000"):
         train(net, Xt, Ct, Xt, Ct, SGD(1e3), epochs=5, batch_size=20, rng=rng)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_overshooting_learning_rate_stops_before_the_history_looks_like_a_result(
+        rng, activation):
+    """Bounded activations keep the loss finite, but a huge rate still wrecks training."""
+    Xt, Ct = separable(rng, 300)
+    net = make_network("standard", 2, 2, depth=3, width=8, activation=activation, seed=0)
+    with pytest.raises(TrainingDiverged, match=r"rose to .* at epoch 1 .*learning rate 10000"):
+        train(net, Xt, Ct, Xt, Ct, SGD(1e4), epochs=5, batch_size=32, rng=rng)
+    net = make_network("standard", 2, 2, depth=3, width=8, activation=activation, seed=0)
+    history = train(net, Xt, Ct, Xt, Ct, SGD(1e4), epochs=2, batch_size=32, rng=rng,
+                    divergence=None)
+    assert len(history.epoch) == 2
+
+
+def test_non_finite_data_is_not_blamed_on_the_learning_rate(rng):
+    Xt, Ct = separable(rng, 100)
+    Xt[0, :] = np.nan
+    net = make_network("standard", 2, 2, depth=1, width=3, seed=0)
+    with pytest.raises(TrainingDiverged, match="first batch, before any step: check the data"):
+        train(net, Xt, Ct, Xt, Ct, SGD(0.1), epochs=1, batch_size=100, rng=rng)
 
 
 def test_restricting_the_steps_to_some_parameters(rng):

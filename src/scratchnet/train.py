@@ -44,7 +44,7 @@ def _subsample(X, C, size, rng):
 
 
 def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
-          eval_size=None, callback=None, params=None):
+          eval_size=None, callback=None, params=None, divergence=100.0):
     """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
 
     Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set. Every epoch
@@ -56,7 +56,9 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     parameter views (default: every parameter, as one flat vector).
 
     Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
-    batch is not finite.
+    batch is not finite, or exceeds ``divergence`` times the larger of the first batch's and
+    the chance level's (log k): a run whose steps overshoot that far records no result.
+    ``divergence=None`` lets such a run go on.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
@@ -70,6 +72,7 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
         grads = {key: net.grads[key] for key in params}
     history = History(eval_size=eval_size)
     m = Xt.shape[1]
+    limit = None
     for epoch in range(epochs):
         optimizer.lr = schedule(epoch)
         # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
@@ -81,10 +84,19 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
             # Overflow shows up as a non-finite loss, reported below with its epoch and rate.
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = net.forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss} at epoch {epoch + 1} (batch {start // batch_size + 1})"
-                    f" with learning rate {optimizer.lr:g}: lower the learning rate")
+            if limit is None:
+                limit = math.inf if divergence is None else divergence * max(
+                    loss, math.log(net.n_classes))
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss is {loss} on the first batch, before any step: check the data "
+                        f"and the initial weights")
+            if not loss <= limit:
+                where = f"at epoch {epoch + 1} (batch {start // batch_size + 1})"
+                what = (f"became {loss}" if not math.isfinite(loss) else
+                        f"rose to {loss:.3g}, over {divergence:g} times its start")
+                raise TrainingDiverged(f"training diverged: the loss {what} {where} with "
+                                       f"learning rate {optimizer.lr:g}; lower the learning rate")
             optimizer.step(params, grads)
         train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
         val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)

@@ -1,0 +1,208 @@
+"""The command line: ``python -m scratchnet train|gradcheck|data`` (also installed as ``scratchnet``)."""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .data import DATASETS, DataError, load_dataset
+from .data import main as data_main
+from .network import ARCHITECTURES, make_network
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from .train import TrainingDiverged, train
+from .verify import network_gradient_test
+
+# The defaults are a good configuration for every course data set, not a toy (see README).
+DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, activation="tanh",
+                optimizer="adam", lr=3e-3, schedule="cosine", batch_size=64, epochs=40,
+                weight_decay=0.0, seed=0)
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _widths(text):
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"widths must be comma-separated positive integers, e.g. 8,16,32; got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    return widths
+
+
+def _data(text):
+    # A path goes on to the loader, whose error names what is wrong with the file.
+    if text.lower() in DATASETS or os.sep in text or text.endswith(".mat") or os.path.exists(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown data set {text!r}: choose one of {', '.join(DATASETS)} or the path of a .mat file")
+
+
+def _add_network_arguments(parser):
+    parser.add_argument("--data", type=_data, default=DEFAULTS["data"],
+                        help="swissroll, peaks, gmm or the path of a .mat file (default: %(default)s)")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default=DEFAULTS["arch"])
+    parser.add_argument("--depth", type=_positive(int), default=DEFAULTS["depth"],
+                        help="hidden layers (residual blocks for a resnet; default: %(default)s)")
+    widths = parser.add_mutually_exclusive_group()
+    widths.add_argument("--width", type=_positive(int), default=DEFAULTS["width"],
+                        help="width of every hidden layer (default: %(default)s)")
+    widths.add_argument("--widths", type=_widths,
+                        help="comma-separated widths, one per hidden layer (standard only)")
+    parser.add_argument("--activation", choices=("tanh", "relu"), default=DEFAULTS["activation"])
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="scratchnet", description="Deep learning from scratch in NumPy.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tr = commands.add_parser("train", help="train a network on a data set",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_network_arguments(tr)
+    tr.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS["optimizer"])
+    tr.add_argument("--lr", type=_positive(float), default=DEFAULTS["lr"], help="learning rate")
+    tr.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS["schedule"])
+    tr.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
+    tr.add_argument("--epochs", type=_positive(int), default=DEFAULTS["epochs"])
+    tr.add_argument("--weight-decay", type=_non_negative_float, default=DEFAULTS["weight_decay"])
+    tr.add_argument("--eval-size", type=_positive(int), default=None,
+                    help="measure the per-epoch figures on a random subsample of this size "
+                         "(default: the whole sets)")
+    tr.add_argument("--out", help="write config, data, history and final figures to this JSON file")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    gc = commands.add_parser("gradcheck", help="gradient test of a whole network",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_network_arguments(gc)
+    gc.add_argument("--batch", type=_positive(int), default=32, help="samples in the test batch")
+    gc.add_argument("--eps0", type=_positive(float), default=0.1)
+    gc.add_argument("--rows", type=_positive(int), default=16, help="halvings of eps")
+
+    commands.add_parser("data", help="make sure the three data sets exist (generate look-alikes)")
+    return parser
+
+
+def _network(args, data):
+    width = args.widths if args.widths is not None else args.width
+    depth = len(args.widths) if args.widths is not None else args.depth
+    if args.widths is not None and args.arch == "resnet":
+        raise SystemExit("scratchnet: error: --widths is for the standard architecture; "
+                         "a resnet has one --width")
+    seed_net, seed_train = np.random.SeedSequence(args.seed).spawn(2)
+    net = make_network(args.arch, data.n_features, data.n_classes, depth, width,
+                       args.activation, seed=np.random.default_rng(seed_net),
+                       weight_decay=getattr(args, "weight_decay", 0.0))
+    return net, np.random.default_rng(seed_train)
+
+
+class _Progress:
+    """One line on stderr, rewritten every epoch (only on a terminal)."""
+
+    def __init__(self, epochs, enabled):
+        self.epochs, self.enabled = epochs, enabled
+
+    def __call__(self, epoch, history):
+        if not self.enabled:
+            return
+        done = int(30 * epoch / self.epochs)
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{self.epochs} "
+                         f"train {history.train_acc[-1]:.4f} val {history.val_acc[-1]:.4f}")
+        if epoch == self.epochs:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def run_train(args):
+    data = load_dataset(args.data)
+    net, rng = _network(args, data)
+    optimizer = make_optimizer(args.optimizer, args.lr)
+    schedule = make_schedule(args.schedule, args.lr, args.epochs)
+    progress = _Progress(args.epochs, enabled=not args.quiet and sys.stderr.isatty())
+    start = time.perf_counter()
+    history = train(net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer, epochs=args.epochs,
+                    batch_size=args.batch_size, rng=rng, schedule=schedule,
+                    eval_size=args.eval_size, callback=progress)
+    seconds = time.perf_counter() - start
+    final = history.final()
+    print(f"{data.name}: train accuracy {final['train_acc']:.4f}, validation accuracy "
+          f"{final['val_acc']:.4f} after {args.epochs} epochs ({seconds:.1f} s)")
+    if args.out:
+        config = {key: value for key, value in vars(args).items()
+                  if key not in ("command", "out", "quiet")}
+        record = history.to_dict()
+        per_epoch = [dict(zip(record, values)) for values in
+                     zip(*(record[key] for key in ("epoch", "lr", "train_loss", "train_acc",
+                                                   "val_loss", "val_acc")))]
+        result = {"config": config, "data": data.describe(), "history": per_epoch,
+                  "eval_size": history.eval_size, "final": final, "n_params": net.n_params,
+                  "seconds": seconds}
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+    return 0
+
+
+def run_gradcheck(args):
+    data = load_dataset(args.data)
+    net, rng = _network(args, data)
+    batch = rng.choice(data.Xt.shape[1], size=min(args.batch, data.Xt.shape[1]), replace=False)
+    result = network_gradient_test(net, data.Xt[:, batch], data.Ct[:, batch], rng,
+                                   eps0=args.eps0, K=args.rows)
+    print(f"gradient test of a {args.arch} network, depth {net_depth(args)}, "
+          f"{net.n_params} parameters, on {len(batch)} samples of {data.name}")
+    print(result.format())
+    verdict = "passes" if result.passes() else "FAILS"
+    print(f"fitted order: first {result.order('first'):.3f}, second "
+          f"{result.order('second'):.3f} over {result.clean_rows()} rows above round-off: {verdict}")
+    return 0 if result.passes() else 1
+
+
+def net_depth(args):
+    return len(args.widths) if args.widths is not None else args.depth
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return run_train(args)
+        if args.command == "gradcheck":
+            return run_gradcheck(args)
+        return data_main([])
+    except DataError as error:
+        print(f"scratchnet: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"scratchnet: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,473 @@
+"""The course data sets: load and validate the .mat files, or generate look-alikes.
+
+A course file holds four matrices, columns are samples::
+
+    Yt  n x m     training features        Ct  k x m     training labels, one-hot
+    Yv  n x m_v   validation features      Cv  k x m_v   validation labels, one-hot
+
+``load_dataset("peaks")`` reads ``PeaksData.mat`` from :func:`data_dir`, checks it, casts it to
+float64 once and returns a :class:`Dataset` that also records where the data came from (path and
+sha256), so a result can say which data it used. When a named file is missing, a look-alike with
+the course file's shapes is generated in its place and announced on stderr; a look-alike carries
+the variable ``scratchnet_lookalike`` (its seed), so it is never mistaken for the course file.
+
+Every problem with a data file raises :class:`DataError` with a one-line message that names the
+file. ``python -m scratchnet.data`` makes sure all three sets exist and prints one line per set.
+"""
+import hashlib
+import io
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import scipy.sparse
+
+DATASETS = {"swissroll": "SwissRollData.mat", "peaks": "PeaksData.mat", "gmm": "GMMData.mat"}
+KEYS = ("Yt", "Ct", "Yv", "Cv")
+LOOKALIKE_KEY = "scratchnet_lookalike"
+
+# (n_features, n_classes, m_train, m_val) of the course files.
+_SHAPES = {
+    "swissroll": (2, 2, 20000, 5000),
+    "peaks": (2, 5, 25000, 6250),
+    "gmm": (5, 5, 25000, 6250),
+}
+
+# The course files have about 1.6-1.9% of their labels moved to another class at random (such a
+# sample's neighbours agree with the class it was drawn from, not with its label);
+# this noise, more than any overlap of the classes, caps the accuracy a classifier can reach.
+_LABEL_NOISE = 0.018
+
+# savemat stamps the creation time into the 116-byte header text; a fixed text makes a file's
+# bytes, hence its sha256, depend on its contents only.
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, Platform: scratchnet, written by scratchnet.data.write_mat"
+
+
+class DataError(ValueError):
+    """A data file that cannot be used: the message is one line and names the file."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded data set, float64, columns are samples.
+
+    ``Xt`` (n x m) and ``Ct`` (k x m) train, ``Xv`` (n x m_v) and ``Cv`` (k x m_v) validate;
+    ``source`` is "course file" or "look-alike", ``sha256`` the hex digest of the file's bytes.
+    """
+
+    name: str
+    Xt: np.ndarray = field(repr=False)
+    Ct: np.ndarray = field(repr=False)
+    Xv: np.ndarray = field(repr=False)
+    Cv: np.ndarray = field(repr=False)
+    source: str
+    path: str
+    sha256: str
+
+    @property
+    def n_features(self):
+        """Number of features n (rows of ``Xt``)."""
+        return self.Xt.shape[0]
+
+    @property
+    def n_classes(self):
+        """Number of classes k (rows of ``Ct``)."""
+        return self.Ct.shape[0]
+
+    @property
+    def m_train(self):
+        """Number of training samples m (columns of ``Xt``)."""
+        return self.Xt.shape[1]
+
+    @property
+    def m_val(self):
+        """Number of validation samples m_v (columns of ``Xv``)."""
+        return self.Xv.shape[1]
+
+    def describe(self):
+        """JSON-serializable record of which data a result used."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "path": self.path,
+            "sha256": self.sha256,
+            "n_features": int(self.n_features),
+            "n_classes": int(self.n_classes),
+            "m_train": int(self.m_train),
+            "m_val": int(self.m_val),
+        }
+
+
+def data_dir():
+    """Folder of the named data files: ``$SCRATCHNET_DATA`` if set, else the repo's ``data/``."""
+    env = os.environ.get("SCRATCHNET_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def cache_dir():
+    """Per-user folder for look-alikes when :func:`data_dir` is not writable."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "scratchnet"
+
+
+def _assemble(points, rng, m_train, m_val):
+    """Split per-class samples into train/validation, add label noise, sort by label.
+
+    ``points[c]`` is n x (m_train + m_val) / k, drawn from class c. Returns float32 Yt, Ct, Yv, Cv.
+    """
+    k = len(points)
+    per_train = m_train // k
+    out = {}
+    parts = (("Yt", "Ct", slice(0, per_train)), ("Yv", "Cv", slice(per_train, None)))
+    for X_key, C_key, part in parts:
+        X = np.concatenate([P[:, part] for P in points], axis=1)
+        drawn = np.repeat(np.arange(k), [P[:, part].shape[1] for P in points])
+        # Moving a label by 1..k-1 classes (mod k) sends it to a uniformly random other class.
+        flip = rng.random(drawn.size) < _LABEL_NOISE
+        labels = np.where(flip, (drawn + rng.integers(1, k, drawn.size)) % k, drawn)
+        order = np.argsort(labels, kind="stable")
+        out[X_key] = X[:, order].astype(np.float32)
+        out[C_key] = np.eye(k, dtype=np.float32)[:, labels[order]]
+    return out
+
+
+def make_swissroll(seed=0):
+    """Two interleaved noisy spirals: Yt 2 x 20000, Ct 2 x 20000, Yv 2 x 5000, Cv 2 x 5000.
+
+    Arm c is ``r = a t`` at angle ``t + c pi``, so the arms sit half a turn apart, with ``t``
+    uniform over about two turns, plus Gaussian noise; float32, one-hot, sorted by class.
+    """
+    rng = np.random.default_rng(seed)
+    n, k, m_train, m_val = _SHAPES["swissroll"]
+    a, length, sigma = 0.082, 13.0, 0.045
+    # The second arm starts further out, as in the course file, so the centre is not a tangle.
+    starts = (0.0, 2.2)
+    per_class = (m_train + m_val) // k
+    points = []
+    for c in range(k):
+        t = starts[c] + length * rng.random(per_class)
+        r = a * t
+        P = np.stack([r * np.cos(t + c * np.pi), r * np.sin(t + c * np.pi)])
+        points.append(P + sigma * rng.standard_normal(P.shape))
+    return _assemble(points, rng, m_train, m_val)
+
+
+def peaks(x, y):
+    """MATLAB's peaks surface ``z(x, y)``, elementwise."""
+    return (3 * (1 - x) ** 2 * np.exp(-x ** 2 - (y + 1) ** 2)
+            - 10 * (x / 5 - x ** 3 - y ** 5) * np.exp(-x ** 2 - y ** 2)
+            - np.exp(-(x + 1) ** 2 - y ** 2) / 3)
+
+
+def make_peaks(seed=0):
+    """Level bands of MATLAB's peaks on [-3, 3]^2: Yt 2 x 25000, Ct 5 x 25000, Yv/Cv 6250 columns.
+
+    Class c holds points uniform on the part of the square where z falls in the c-th of five
+    equal-width bands between min z and max z; each class gets the same number of points, so the
+    small bands (the peaks) are dense and the wide middle band is sparse, as in the course file.
+    Points are then jittered slightly, which blurs the band edges.
+    """
+    rng = np.random.default_rng(seed)
+    n, k, m_train, m_val = _SHAPES["peaks"]
+    sigma = 0.05
+    grid = np.linspace(-3.0, 3.0, 601)
+    z = peaks(*np.meshgrid(grid, grid))
+    inner_edges = np.linspace(z.min(), z.max(), k + 1)[1:-1]
+    per_class = (m_train + m_val) // k
+    taken = [[] for _ in range(k)]
+    count = np.zeros(k, dtype=int)
+    # Rejection sampling, so each class is uniform on its band; the rarest band covers ~2.7% of
+    # the square, so a handful of batches suffice.
+    while np.any(count < per_class):
+        P = rng.uniform(-3.0, 3.0, size=(2, 100_000))
+        band = np.digitize(peaks(P[0], P[1]), inner_edges)
+        for c in range(k):
+            new = P[:, band == c][:, : per_class - count[c]]
+            taken[c].append(new)
+            count[c] += new.shape[1]
+    points = [np.concatenate(parts, axis=1) for parts in taken]
+    points = [P + sigma * rng.standard_normal(P.shape) for P in points]
+    return _assemble(points, rng, m_train, m_val)
+
+
+def make_gmm(seed=0):
+    """Five overlapping Gaussian mixtures in 5-D: Yt 5 x 25000, Ct 5 x 25000, Yv/Cv 6250 columns.
+
+    Each class mixes three Gaussian components with random means around a random class centre
+    and random covariances; float32, one-hot, sorted by class.
+    """
+    rng = np.random.default_rng(seed)
+    n, k, m_train, m_val = _SHAPES["gmm"]
+    n_comp = 3
+    per_class = (m_train + m_val) // k
+    points = []
+    for c in range(k):
+        centre = 0.4 * rng.standard_normal(n)
+        means = centre + 0.45 * rng.standard_normal((n_comp, n))
+        weights = rng.dirichlet(np.full(n_comp, 4.0))
+        comp = rng.choice(n_comp, size=per_class, p=weights)
+        P = np.empty((n, per_class))
+        for j in range(n_comp):
+            idx = np.flatnonzero(comp == j)
+            # A random A gives the covariance A A^T: correlated, of random orientation and scale.
+            A = rng.uniform(0.2, 0.25) * rng.standard_normal((n, n)) / np.sqrt(n)
+            P[:, idx] = means[j][:, None] + A @ rng.standard_normal((n, idx.size))
+        points.append(P)
+    return _assemble(points, rng, m_train, m_val)
+
+
+GENERATORS = {"swissroll": make_swissroll, "peaks": make_peaks, "gmm": make_gmm}
+
+
+def write_mat(path, arrays):
+    """Write ``arrays`` (name -> array) to the .mat file ``path`` atomically.
+
+    The bytes go to a temporary file in the same folder, which then replaces ``path``, so an
+    interrupted run never leaves a truncated file behind.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, arrays, do_compression=True, oned_as="column")
+    data = bytearray(buffer.getvalue())
+    data[:116] = _MAT_HEADER.ljust(116)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_lookalike(name, directory, *, seed=0):
+    """Generate the look-alike of the named set and write it into ``directory``; return its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = GENERATORS[name](seed)
+    arrays[LOOKALIKE_KEY] = np.array([[seed]], dtype=np.float64)
+    return write_mat(directory / DATASETS[name], arrays)
+
+
+def _first_line(text, limit=160):
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _read_mat(path):
+    """Read ``path``; return (dict of its variables, sha256 hex of its bytes)."""
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a .mat file") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it ({_first_line(err.strerror or err)})") from None
+    if not data:
+        raise DataError(f"{name}: empty file (0 bytes); expected a MATLAB .mat file")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        contents = scipy.io.loadmat(io.BytesIO(data))
+    except NotImplementedError:
+        raise DataError(f"{name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
+                        "save it with -v7") from None
+    except Exception as err:
+        # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
+        # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
+        reason = _first_line(err) or type(err).__name__
+        raise DataError(f"{name}: not a readable .mat file, or truncated ({reason})") from None
+    return contents, digest
+
+
+def _shape(A):
+    return "x".join(str(s) for s in A.shape)
+
+
+def _as_matrix(name, key, value):
+    """Check that ``value`` is a real 2-D numeric matrix; return it as float64."""
+    if scipy.sparse.issparse(value):
+        value = value.toarray()
+    if not isinstance(value, np.ndarray):
+        raise DataError(f"{name}: {key} is not a numeric matrix (got {type(value).__name__})")
+    if value.dtype.kind == "c":
+        raise DataError(f"{name}: {key} is complex; expected a real numeric matrix")
+    if value.dtype.kind not in "biuf":
+        what = {"U": "text", "S": "text", "O": "a cell array", "V": "a struct"}.get(
+            value.dtype.kind, f"dtype {value.dtype}")
+        raise DataError(f"{name}: {key} is not a numeric matrix (got {what})")
+    if value.ndim != 2:
+        raise DataError(f"{name}: {key} is {value.ndim}-D (shape {_shape(value)}); "
+                        "expected a 2-D matrix")
+    return np.array(value, dtype=np.float64)
+
+
+def _check_orientation(name, Y, C, Y_key, C_key):
+    """Check that ``Y`` (n x m) and ``C`` (k x m) share their sample count m, the columns."""
+    if Y.shape[1] == C.shape[1]:
+        return
+    hint = "the course format has samples as columns (transpose it)"
+    if Y.shape[0] == C.shape[0] and Y.shape[0] > Y.shape[1]:
+        raise DataError(f"{name}: {Y_key} ({_shape(Y)}) and {C_key} ({_shape(C)}) are stored "
+                        "samples x features; the course format has samples as columns "
+                        "(transpose them)")
+    if Y.shape[0] == C.shape[1] and Y.shape[0] > Y.shape[1]:
+        raise DataError(f"{name}: {Y_key} ({_shape(Y)}) is stored samples x features; {hint}")
+    if C.shape[0] == Y.shape[1] and C.shape[0] > C.shape[1]:
+        raise DataError(f"{name}: {C_key} ({_shape(C)}) is stored samples x classes; {hint}")
+    raise DataError(f"{name}: labels {C_key} have {C.shape[1]} samples "
+                    f"but features {Y_key} have {Y.shape[1]}")
+
+
+def _check_one_hot(name, C, key):
+    is_binary = (C == 0) | (C == 1)
+    bad = ~(is_binary.all(axis=0) & (C.sum(axis=0) == 1))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{name}: {key} is not one-hot: {int(bad.sum())} of {C.shape[1]} columns "
+                        f"(first: column {first}, 0-based) are not exactly one 1 and the rest 0")
+
+
+def _check_finite(name, Y, key):
+    finite = np.isfinite(Y)
+    if not finite.all():
+        counts = {"NaN": int(np.isnan(Y).sum()), "infinite": int(np.isinf(Y).sum())}
+        what = " and ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+        first = int(np.flatnonzero(~finite.all(axis=0))[0])
+        raise DataError(f"{name}: {key} has {what} value(s) (first: column {first}, 0-based); "
+                        "features must be finite")
+
+
+def validate(contents, name):
+    """Check the variables of a course-format file; return float64 (Yt, Ct, Yv, Cv).
+
+    Raises :class:`DataError`, naming the file ``name``, on the first problem found.
+    """
+    missing = [key for key in KEYS if key not in contents]
+    if missing:
+        raise DataError(f"{name}: missing {', '.join(missing)} "
+                        f"(the course format has {', '.join(KEYS)})")
+    Yt, Ct, Yv, Cv = (_as_matrix(name, key, contents[key]) for key in KEYS)
+    for Y, C, Y_key, C_key, which in ((Yt, Ct, "Yt", "Ct", "training"),
+                                      (Yv, Cv, "Yv", "Cv", "validation")):
+        _check_orientation(name, Y, C, Y_key, C_key)
+        if Y.shape[1] == 0:
+            raise DataError(f"{name}: the {which} set is empty "
+                            f"({Y_key} is {_shape(Y)}, 0 samples)")
+    if Yt.shape[0] != Yv.shape[0]:
+        raise DataError(f"{name}: training has {Yt.shape[0]} features (Yt {_shape(Yt)}) "
+                        f"but validation has {Yv.shape[0]} (Yv {_shape(Yv)})")
+    if Ct.shape[0] != Cv.shape[0]:
+        raise DataError(f"{name}: training has {Ct.shape[0]} classes (Ct {_shape(Ct)}) "
+                        f"but validation has {Cv.shape[0]} (Cv {_shape(Cv)})")
+    _check_one_hot(name, Ct, "Ct")
+    _check_one_hot(name, Cv, "Cv")
+    _check_finite(name, Yt, "Yt")
+    _check_finite(name, Yv, "Yv")
+    return Yt, Ct, Yv, Cv
+
+
+def load_file(path, name=None):
+    """Load and validate the .mat file ``path``; return a :class:`Dataset` (float64)."""
+    path = Path(path)
+    contents, digest = _read_mat(path)
+    Yt, Ct, Yv, Cv = validate(contents, path.name)
+    if name is None:
+        known = {file.lower(): key for key, file in DATASETS.items()}
+        name = known.get(path.name.lower(), path.stem)
+    source = "look-alike" if LOOKALIKE_KEY in contents else "course file"
+    return Dataset(name=name, Xt=Yt, Ct=Ct, Xv=Yv, Cv=Cv, source=source,
+                   path=str(path.resolve()), sha256=digest)
+
+
+def _looks_like_path(text):
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    return any(s in text for s in seps) or text.lower().endswith(".mat") or Path(text).is_file()
+
+
+def _generate(name, quiet):
+    """Write the look-alike of the named set to data_dir(), else to cache_dir(); return its path.
+
+    The cache is used only when data_dir() is not writable, and a look-alike already there is
+    reused rather than generated again.
+    """
+    file = DATASETS[name]
+    target = data_dir()
+    try:
+        path = write_lookalike(name, target)
+        note = f"generated a look-alike of {file} in {target}; put the course file there to use it"
+    except OSError as err:
+        fallback = cache_dir()
+        if (fallback / file).is_file():
+            return fallback / file
+        try:
+            path = write_lookalike(name, fallback)
+        except OSError as err2:
+            raise DataError(f"{file}: not found in {target}, and a look-alike could be written "
+                            f"neither there ({_first_line(err)}) nor in {fallback} "
+                            f"({_first_line(err2)})") from None
+        note = (f"generated a look-alike of {file} in {fallback} because {target} is not "
+                f"writable ({_first_line(err)}); put the course file in {target} to use it")
+    if not quiet:
+        print(note, file=sys.stderr)
+    return path
+
+
+def load_dataset(name_or_path, *, generate=True, quiet=False):
+    """Load a named set ("swissroll", "peaks", "gmm", any case) or a .mat file by path.
+
+    A named set is read from :func:`data_dir`. When it is missing and ``generate`` is true, a
+    look-alike is generated and written there (or, if data_dir() is not writable, to
+    :func:`cache_dir`), with one line on stderr unless ``quiet``.
+    Returns a :class:`Dataset` with Xt (n x m), Ct (k x m), Xv (n x m_v), Cv (k x m_v), float64.
+    """
+    text = os.fspath(name_or_path)
+    key = text.lower()
+    if not isinstance(name_or_path, os.PathLike) and key in DATASETS:
+        path = data_dir() / DATASETS[key]
+        if path.is_file():
+            return load_file(path, name=key)
+        if not generate:
+            raise DataError(f"{DATASETS[key]}: not found in {data_dir()}; put the course file "
+                            "there, or allow generating a look-alike")
+        return load_file(_generate(key, quiet), name=key)
+    if isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
+        return load_file(text)
+    raise DataError(f"{text}: unknown data set; expected one of {', '.join(DATASETS)} "
+                    "or a path to a .mat file")
+
+
+def ensure_datasets(quiet=False):
+    """Make sure the three named sets exist (generating missing ones); return name -> describe()."""
+    return {name: load_dataset(name, quiet=quiet).describe() for name in DATASETS}
+
+
+def main(argv=None):
+    """``python -m scratchnet.data [NAME_OR_PATH ...]``: check the sets, one line each."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        records = ([load_dataset(arg).describe() for arg in argv] if argv
+                   else list(ensure_datasets().values()))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for r in records:
+        print(f"{r['name']:<10} {r['source']:<11}  train {r['n_features']}x{r['m_train']}  "
+              f"val {r['n_features']}x{r['m_val']}  {r['n_classes']} classes  "
+              f"sha256 {r['sha256'][:12]}  {r['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
