@@ -43,6 +43,51 @@ def _subsample(X, C, size, rng):
     return X[:, keep], C[:, keep]
 
 
+class DivergenceGuard:
+    """Stops a run whose batch loss is not finite or exceeds ``factor`` times the larger of
+    the first batch's loss and the chance level's (log k); ``factor=None`` checks finiteness only."""
+
+    def __init__(self, factor, n_classes):
+        self.factor, self.n_classes, self.limit = factor, n_classes, None
+
+    def check(self, loss, epoch, batch, lr):
+        if self.limit is None:
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"loss is {loss} on the first batch, before any step: "
+                                       "check the data and the initial weights")
+            self.limit = math.inf if self.factor is None else self.factor * max(
+                loss, math.log(self.n_classes))
+        if not loss <= self.limit:
+            what = (f"became {loss}" if not math.isfinite(loss) else
+                    f"rose to {loss:.3g}, over {self.factor:g} times its start")
+            raise TrainingDiverged(f"training diverged: the loss {what} at epoch {epoch + 1} "
+                                   f"(batch {batch + 1}) with learning rate {lr:g}; "
+                                   "lower the learning rate")
+
+
+def step_targets(net, params=None):
+    """The (params, grads) dicts an optimizer steps: by default the whole flat vector at once."""
+    if params is None:
+        return {"theta": net.theta}, {"theta": net.grad}
+    return params, {key: net.grads[key] for key in params}
+
+
+def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch=0):
+    """One pass over a fresh permutation of the training set in mini-batches of ``batch_size``."""
+    m = Xt.shape[1]
+    # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
+    order = rng.permutation(m)
+    X_epoch = np.asfortranarray(Xt[:, order])
+    C_epoch = np.asfortranarray(Ct[:, order])
+    for batch, start in enumerate(range(0, m, batch_size)):
+        stop = start + batch_size
+        # Overflow shows up as a non-finite loss, which the guard reports with epoch and rate.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = net.forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
+        guard.check(loss, epoch, batch, optimizer.lr)
+        optimizer.step(params, grads)
+
+
 def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
           eval_size=None, callback=None, params=None, divergence=100.0):
     """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
@@ -66,38 +111,12 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     eval_rng = np.random.default_rng(rng.integers(2**63))
     Xt_eval, Ct_eval = _subsample(Xt, Ct, eval_size, eval_rng)
     Xv_eval, Cv_eval = _subsample(Xv, Cv, eval_size, eval_rng)
-    if params is None:
-        params, grads = {"theta": net.theta}, {"theta": net.grad}
-    else:
-        grads = {key: net.grads[key] for key in params}
+    params, grads = step_targets(net, params)
+    guard = DivergenceGuard(divergence, net.n_classes)
     history = History(eval_size=eval_size)
-    m = Xt.shape[1]
-    limit = None
     for epoch in range(epochs):
         optimizer.lr = schedule(epoch)
-        # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
-        order = rng.permutation(m)
-        X_epoch = np.asfortranarray(Xt[:, order])
-        C_epoch = np.asfortranarray(Ct[:, order])
-        for start in range(0, m, batch_size):
-            stop = start + batch_size
-            # Overflow shows up as a non-finite loss, reported below with its epoch and rate.
-            with np.errstate(over="ignore", invalid="ignore"):
-                loss = net.forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
-            if limit is None:
-                limit = math.inf if divergence is None else divergence * max(
-                    loss, math.log(net.n_classes))
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss is {loss} on the first batch, before any step: check the data "
-                        f"and the initial weights")
-            if not loss <= limit:
-                where = f"at epoch {epoch + 1} (batch {start // batch_size + 1})"
-                what = (f"became {loss}" if not math.isfinite(loss) else
-                        f"rose to {loss:.3g}, over {divergence:g} times its start")
-                raise TrainingDiverged(f"training diverged: the loss {what} {where} with "
-                                       f"learning rate {optimizer.lr:g}; lower the learning rate")
-            optimizer.step(params, grads)
+        train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch)
         train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
         val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
