@@ -1,0 +1,154 @@
+"""The report pipeline's pieces, without TeX: merging, cleaning, the template, a failing run."""
+import shutil
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from scratchnet import pipeline
+
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E"
+       "rkJggg==")
+
+
+def figure_output(caption, name):
+    return new_output("display_data", data={"image/png": PNG, "text/plain": "<Image>"},
+                      metadata={"image/png": {"caption": caption, "name": name}})
+
+
+def section(title, *, figures=(), quick=False, code="x = 1"):
+    """A small executed notebook: heading, a code cell with figure outputs, papermill metadata."""
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell(f"# {title}\n\nSome text."),
+                new_code_cell(code, outputs=[figure_output(c, n) for c, n in figures])]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["papermill"] = {"parameters": {"quick": quick, "results_path": "r.json"}}
+    return nb
+
+
+def test_merge_keeps_order_and_gives_every_cell_a_fresh_unique_id():
+    a, b = section("Data sets"), section("1.1 Softmax")
+    # The same ids in both inputs, as copies of one template notebook would have.
+    for nb in (a, b):
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"cell{i}"
+    merged = pipeline.merge([a, b], names=["a", "b"])
+    ids = [cell["id"] for cell in merged.cells]
+    assert len(ids) == 4 and len(set(ids)) == 4, f"ids not unique: {ids}"
+    assert not set(ids) & {"cell0", "cell1"}, f"ids were copied, not renewed: {ids}"
+    assert [c.source for c in merged.cells] == [c.source for c in a.cells + b.cells]
+    assert [cell["id"] for cell in a.cells] == ["cell0", "cell1"], "merge modified its input"
+    nbformat.validate(merged)
+
+
+def test_merge_sets_title_authors_sections_and_quick():
+    merged = pipeline.merge([section("Data sets"), section("1.2 SGD", quick=True)],
+                            title="T", authors=["A", "B"], names=["x", "y"], extra={"k": 1})
+    assert merged.metadata.title == "T"
+    assert merged.metadata.authors == [{"name": "A"}, {"name": "B"}]
+    info = merged.metadata.scratchnet
+    assert info["sections"] == ["Data sets", "1.2 SGD"]
+    assert info["sources"] == ["x", "y"]
+    assert info["quick"] is True and info["k"] == 1
+    assert merged.metadata.kernelspec.name == "python3"
+    assert pipeline.merge([section("A")]).metadata.scratchnet["quick"] is False
+
+
+def test_merge_of_nothing_is_an_error():
+    with pytest.raises(pipeline.PipelineError, match="nothing to merge"):
+        pipeline.merge([])
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("# 1.1 Softmax regression\n\ntext", "1.1 Softmax regression"),
+    ("\n#   Data sets  #\n", "Data sets"),
+    ("## Only a subsection", None),
+    ("Text first\n# Heading", None),
+])
+def test_section_title(source, expected):
+    nb = new_notebook(cells=[new_markdown_cell(source)])
+    assert pipeline.section_title(nb) == expected
+
+
+def test_image_outputs_counts_captioned_pngs_only():
+    nb = section("S", figures=[("one", "a"), ("two", "b")])
+    nb.cells[1].outputs.append(new_output("display_data", data={"image/png": PNG}))
+    assert pipeline.image_outputs(nb) == [("one", "a"), ("two", "b")]
+
+
+def test_error_outputs_names_the_cell():
+    nb = section("S")
+    nb.cells[1].outputs.append(new_output("error", ename="ValueError", evalue="bad",
+                                          traceback=[]))
+    assert pipeline.error_outputs(nb) == [(2, "ValueError: bad")]
+
+
+def test_prepare_for_pdf_drops_stderr_and_bare_results_only():
+    nb = section("S", figures=[("cap", "f")])
+    outputs = nb.cells[1].outputs
+    outputs.append(new_output("stream", name="stderr", text="warning"))
+    outputs.append(new_output("stream", name="stdout", text="kept"))
+    outputs.append(new_output("execute_result", data={"text/plain": "PosixPath('x.png')"},
+                              execution_count=1))
+    outputs.append(new_output("display_data", data={"text/markdown": "| a |", "text/plain": "a"}))
+    assert pipeline.prepare_for_pdf(nb) == 2
+    kinds = [(o.output_type, o.get("name")) for o in nb.cells[1].outputs]
+    assert kinds == [("display_data", None), ("stream", "stdout"), ("display_data", None)]
+
+
+def test_source_appendix_lists_each_file(tmp_path):
+    f = tmp_path / "mod.py"
+    f.write_text('"""Doc."""\nx = 1\n')
+    cells = pipeline.source_appendix([f])
+    assert cells[0].source.startswith("# Appendix")
+    assert "```python\n\"\"\"Doc.\"\"\"\nx = 1\n```" in cells[1].source
+
+
+def test_missing_characters_and_latex_errors_are_read_from_the_log():
+    log = ("Missing character: There is no α (U+03B1) in font lmroman10-regular!\n"
+           "./report.tex:12: Undefined control sequence.\nl.12 \\foo\n  more\n")
+    assert pipeline.missing_characters(log) == ["α (U+03B1)"]
+    assert "Undefined control sequence" in pipeline._latex_errors(log)
+
+
+@pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc is not installed")
+def test_template_makes_numbered_figures_and_hides_code():
+    nb = pipeline.merge([section("Data sets", figures=[("A caption with $\\eta = 0.1$ and 50%",
+                                                        "data_scatter_all")],
+                                 code="secret_code_line = 42")])
+    latex, files = pipeline.to_latex(nb)
+    assert latex.count("\\begin{figure}") == 1
+    assert "\\caption{A caption with \\(\\eta = 0.1\\) and 50\\%}" in latex
+    assert "\\label{fig:data-scatter-all}" in latex
+    assert "secret_code_line" not in latex, "code leaked into the LaTeX body"
+    assert "\\tableofcontents" in latex and "\\begin{titlepage}" in latex
+    assert len(files) == 1
+
+
+def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
+    src = tmp_path / "src" / "99_broken.ipynb"
+    src.parent.mkdir()
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Broken"),
+        new_code_cell("import math"),
+        new_code_cell("quick = False\nresults_path = 'x.json'", metadata={"tags": ["parameters"]}),
+        new_code_cell("value = 1 / 0  # the failing cell"),
+        new_code_cell("print('never')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(src))
+    out = tmp_path / "build" / "99_broken.ipynb"
+    out.parent.mkdir()
+    out.write_text("stale")
+    with pytest.raises(pipeline.PipelineError) as info:
+        pipeline.run_notebook(src, out, cwd=tmp_path, log=open("/dev/null", "w"))
+    message = str(info.value)
+    assert "99_broken.ipynb failed in cell 4" in message, message
+    assert "ZeroDivisionError" in message and "value = 1 / 0" in message, message
+    assert "\n" not in message
+    assert not out.exists(), "a failed run left its output where make would take it as done"
+    failed_nb, failed_msg = pipeline.failure_paths(out)
+    assert failed_nb.exists()
+    assert failed_msg.read_text() == f"error: {message}\n"
