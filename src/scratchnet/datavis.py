@@ -1,0 +1,164 @@
+"""Pictures and tables of the data sets, for the report's data section.
+
+Computing is kept apart from drawing: :func:`project_2d` and :func:`class_counts` return data,
+:func:`plot_dataset` and :func:`plot_datasets` draw it, and the ``*_table`` functions return
+markdown (HTML tables do not survive into the PDF).
+"""
+import numpy as np
+
+DISPLAY_NAMES = {"swissroll": "SwissRoll", "peaks": "Peaks", "gmm": "GMM"}
+
+
+def display_name(ds):
+    """The name of a :class:`~scratchnet.data.Dataset` as the assignment writes it."""
+    return DISPLAY_NAMES.get(ds.name, ds.name)
+
+
+def project_2d(X, X_fit=None):
+    """Project the columns of ``X`` (n x m) onto the first two principal components.
+
+    The components are those of ``X_fit`` (default ``X``), centred on its mean. Returns
+    ``(Z, explained)``: ``Z`` is 2 x m, ``explained`` the fraction of the variance of ``X_fit``
+    that each of the two components carries. A 2-D ``X`` is returned as it is, with
+    ``explained = None``: its own axes are the natural picture.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] <= 2:
+        return X, None
+    X_fit = X if X_fit is None else np.asarray(X_fit, dtype=np.float64)
+    mean = X_fit.mean(axis=1, keepdims=True)
+    U, s, _ = np.linalg.svd(X_fit - mean, full_matrices=False)
+    variance = s ** 2
+    # The sign of a singular vector is arbitrary; fix it so the picture does not flip between runs.
+    largest = np.argmax(np.abs(U), axis=0)
+    U = U * np.sign(U[largest, np.arange(U.shape[1])])
+    return U[:, :2].T @ (X - mean), variance[:2] / variance.sum()
+
+
+def class_counts(C):
+    """Number of samples of each class in the one-hot labels ``C`` (k x m): a length-k array."""
+    return np.asarray(C).sum(axis=1).astype(int)
+
+
+def subsample(m, max_points, rng):
+    """Sorted indices of at most ``max_points`` of ``m`` samples, drawn without replacement."""
+    if m <= max_points:
+        return np.arange(m)
+    return np.sort(rng.choice(m, size=max_points, replace=False))
+
+
+def plot_dataset(ds, ax, *, max_points=4000, rng=None, split="train"):
+    """Scatter ``ds``'s training (or ``split="val"``) samples on ``ax``, one colour per class.
+
+    At most ``max_points`` samples, drawn with ``rng`` (a ``numpy.random.Generator``), so the
+    picture stays legible; a data set with n > 2 is shown on its first two principal components
+    (of the training set). Returns the explained-variance fractions, or None for 2-D data.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    X, C = (ds.Xt, ds.Ct) if split == "train" else (ds.Xv, ds.Cv)
+    idx = subsample(X.shape[1], max_points, rng)
+    Z, explained = project_2d(X[:, idx], X_fit=ds.Xt)
+    labels = np.argmax(C[:, idx], axis=0)
+    cmap = _class_colours(ds.n_classes)
+    for c in range(ds.n_classes):
+        mask = labels == c
+        ax.scatter(Z[0, mask], Z[1, mask], s=2, alpha=0.6, color=cmap[c], label=f"class {c + 1}",
+                   rasterized=True, linewidths=0)
+    if explained is None:
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_aspect("equal", adjustable="datalim")
+    else:
+        ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of the variance)")
+        ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}%)")
+    ax.set_title(f"{display_name(ds)} (n = {ds.n_features}, {ds.n_classes} classes)")
+    legend = ax.legend(loc="upper right", fontsize=6, markerscale=4, frameon=True, framealpha=0.8,
+                       handletextpad=0.2, borderpad=0.3)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)
+    return explained
+
+
+def plot_datasets(datasets, *, max_points=4000, seed=0):
+    """One figure with a scatter panel per data set (``datasets``: name -> Dataset).
+
+    Returns ``(fig, explained)``: ``explained`` maps each name to what :func:`plot_dataset`
+    returned for it.
+    """
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    # About the printed size (a page is ~6.5 in wide), so the labels print at about 8 pt.
+    with plt.rc_context({"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8}):
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 * len(datasets), 2.6),
+                                 squeeze=False)
+        explained = {}
+        for ax, (name, ds) in zip(axes[0], datasets.items()):
+            explained[name] = plot_dataset(ds, ax, max_points=max_points, rng=rng)
+        fig.tight_layout()
+    return fig, explained
+
+
+def scatter_caption(datasets, explained, max_points):
+    """Caption of :func:`plot_datasets`' figure, with the sizes and projections it used."""
+    parts = []
+    for name, ds in datasets.items():
+        shown = min(max_points, ds.m_train)
+        part = f"{display_name(ds)}: {shown:,} of {ds.m_train:,} training samples"
+        if explained.get(name) is not None:
+            share = 100 * float(np.sum(explained[name]))
+            part += (f", on the first two principal components of the {ds.n_features}-D "
+                     f"training set ({share:.0f}% of its variance)")
+        parts.append(part)
+    return ("The three data sets, one colour per class. " + "; ".join(parts) + ".")
+
+
+def _class_colours(k):
+    import matplotlib
+
+    return [matplotlib.colormaps["tab10"](c) for c in range(k)]
+
+
+def sizes_table(datasets):
+    """Markdown table: data set, features n, classes k, train and validation sizes, source."""
+    rows = ["| data set | $n$ | classes | training $m$ | validation $m_v$ | source | sha256 |",
+            # pandoc sizes the columns of a wide table by the dashes under each heading.
+            "|----------|---:|-------:|----------:|------------:|------------|--------------|"]
+    for ds in datasets.values():
+        rows.append(f"| {display_name(ds)} | {ds.n_features} | {ds.n_classes} | {ds.m_train:,} | "
+                    f"{ds.m_val:,} | {ds.source} | `{ds.sha256[:12]}` |")
+    return "\n".join(rows)
+
+
+def balance_table(datasets):
+    """Markdown table of the share of each class, training and validation, per data set."""
+    k_max = max(ds.n_classes for ds in datasets.values())
+    head = "| data set | split | " + " | ".join(f"class {c + 1}" for c in range(k_max)) + " |"
+    rows = [head, "|---|---|" + "---:|" * k_max]
+    for ds in datasets.values():
+        for split, C in (("training", ds.Ct), ("validation", ds.Cv)):
+            counts = class_counts(C)
+            shares = [f"{100 * n / counts.sum():.1f}%" for n in counts]
+            shares += [""] * (k_max - len(shares))
+            rows.append(f"| {display_name(ds)} | {split} | " + " | ".join(shares) + " |")
+    return "\n".join(rows)
+
+
+def provenance_text(datasets):
+    """One or two sentences saying which sets are the course files and which are look-alikes."""
+    course = [display_name(ds) for ds in datasets.values() if ds.source == "course file"]
+    alike = [display_name(ds) for ds in datasets.values() if ds.source != "course file"]
+    if not alike:
+        return ("All data sets are the course files (their sha256 prefixes are in the table), "
+                "so every number in this report is about the course's data.")
+    text = (f"{_join(alike)} {'is a look-alike' if len(alike) == 1 else 'are look-alikes'} "
+            "generated by `scratchnet.data` because the course file was not found: same shapes "
+            "and character, but the numbers in this report are not the course data's.")
+    if course:
+        verb = "is the course file" if len(course) == 1 else "are the course files"
+        text = f"{_join(course)} {verb}. {text}"
+    return text
+
+
+def _join(names):
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
