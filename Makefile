@@ -3,9 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# JupyterLab lives in a venv of its own: it slows `import nbformat`, so every papermill and
+# nbconvert call, in the venv that builds the report.
+LAB_VENV := .venv-lab
+LAB_STAMP := $(LAB_VENV)/.installed
+
+# The report: every notebooks/NN_slug.ipynb, in the lexical order of its name.
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED := $(patsubst notebooks/%.ipynb,build/notebooks/%.ipynb,$(NOTEBOOKS))
+PACKAGE := $(wildcard src/scratchnet/*.py)
+PDF := report/report.pdf
+# QUICK=1 runs every notebook with quick=True (small sizes, to check the pipeline).
+QUICK ?= 0
+QUICK_FLAG := $(if $(filter 1 yes true True,$(QUICK)),--quick)
+PARAMS := build/notebooks/.params
+DATA_STAMP := build/data.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test data clean
+.PHONY: help venv test data report notebooks lab clean FORCE
+# A recipe that fails leaves no half-written target behind to look up to date.
+.DELETE_ON_ERROR:
 
 ## help: list the targets
 help:
@@ -20,7 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## venv: create the local virtual environment (.venv) from requirements.txt
 venv: $(STAMP)
 
-## test: run the test suite (creates the venv on first use)
+## test: run the test suite (creates the venv on first use; checks report/report.pdf if built)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -28,7 +45,52 @@ test: $(STAMP)
 data: $(STAMP)
 	$(PY) -m scratchnet data
 
-## clean: remove what the build made (keeps the venv and the data)
+## report: run every notebook into build/notebooks/ and render report/report.pdf (QUICK=1: small sizes; -j2: side by side)
+report:
+	@rm -f $(PDF)
+	@tools/ensure-tex.sh
+	@rm -rf build/notebooks/failed
+	@$(MAKE) --no-print-directory $(PDF) || { \
+	  if ls build/notebooks/failed/*.txt >/dev/null 2>&1; then cat build/notebooks/failed/*.txt; \
+	  else echo "error: make report failed (see above); no $(PDF) was written"; fi; \
+	  exit 1; } >&2
+
+## notebooks: only execute the notebooks (into build/notebooks/), no PDF
+notebooks: $(EXECUTED)
+
+$(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
+	$(PY) -m scratchnet.pipeline render $@ $(EXECUTED)
+
+# One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
+# package, the data or the QUICK setting changes.
+build/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS) $(DATA_STAMP) $(STAMP)
+	@$(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
+
+# These two files change only when what they record changes, so they trigger reruns just then.
+$(PARAMS): FORCE
+	@mkdir -p $(@D)
+	@echo 'quick=$(if $(QUICK_FLAG),True,False)' | cmp -s - $@ || \
+	  echo 'quick=$(if $(QUICK_FLAG),True,False)' > $@
+
+$(DATA_STAMP): FORCE $(STAMP)
+	@mkdir -p $(@D)
+	@$(PY) -m scratchnet data > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; cat $@; fi
+
+$(LAB_STAMP): requirements.txt requirements-lab.txt pyproject.toml tools/lab-startup.py
+	test -x $(LAB_VENV)/bin/python || $(PYTHON) -m venv $(LAB_VENV)
+	$(LAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAB_VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-lab.txt -e .
+	mkdir -p $(LAB_VENV)/ipython/profile_default/startup
+	cp tools/lab-startup.py $(LAB_VENV)/ipython/profile_default/startup/00-scratchnet.py
+	touch $@
+
+## lab: open JupyterLab on notebooks/ (own venv .venv-lab; kernels start in the repo root, like papermill's)
+lab: $(LAB_STAMP)
+	IPYTHONDIR=$(CURDIR)/$(LAB_VENV)/ipython $(LAB_VENV)/bin/jupyter lab \
+	  --ServerApp.root_dir=$(CURDIR)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## clean: remove what the build made: build/, report/, figures (keeps the venvs and the data)
 clean:
 	rm -rf build report .pytest_cache
 	find figures -type f ! -name .gitkeep -delete
