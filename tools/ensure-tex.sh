@@ -1,18 +1,33 @@
 #!/bin/sh
-# Make sure the system tools that render the PDF exist: xelatex and pandoc (nbconvert's LaTeX
-# route), the DejaVu fonts (Greek and other Unicode), pdftotext/pdfinfo (the report tests).
-# Missing ones are installed when we are root on Debian; otherwise we stop at once with the one
-# command to run, so `make report` never gets far enough to fail late with a LaTeX log.
+# Make sure the system tools that render the PDF exist: xelatex with the LaTeX packages that
+# nbconvert's template and ours load, pandoc, the DejaVu fonts (Greek and other Unicode), and
+# pdftotext/pdfinfo (the report tests). Missing ones are installed when we are root on Debian;
+# otherwise we stop at once with the one command to run, so `make report` never gets far enough
+# to fail late with a LaTeX log.
 set -eu
 
-PACKAGES="texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu-core poppler-utils"
-DEJAVU=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+PACKAGES="texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu-core fonts-dejavu-extra poppler-utils"
+DEJAVU=/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf
+STYLES="fontspec unicode-math graphicx caption float xcolor enumerate geometry amsmath amssymb
+  textcomp upquote eurosym iftex fancyvrb grffile adjustbox hyperref titling longtable booktabs
+  array calc enumitem ulem soul mathrsfs tcolorbox parskip"
 
-missing=""
-for tool in xelatex pandoc pdftotext pdfinfo; do
-  command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
-done
-[ -f "$DEJAVU" ] || missing="$missing DejaVu-fonts"
+# Sets $missing to what is not there (empty when all is).
+check() {
+  missing=""
+  for tool in xelatex kpsewhich pandoc pdftotext pdfinfo; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+  done
+  if command -v kpsewhich >/dev/null 2>&1; then
+    found=$(for s in $STYLES; do echo "$s.sty"; done | xargs kpsewhich 2>/dev/null || true)
+    for s in $STYLES; do
+      case "$found" in */"$s.sty"*) ;; *) missing="$missing $s.sty" ;; esac
+    done
+  fi
+  [ -f "$DEJAVU" ] || missing="$missing DejaVu-fonts"
+}
+
+check
 [ -z "$missing" ] && exit 0
 
 command="apt-get update && apt-get install -y --no-install-recommends $PACKAGES"
@@ -23,12 +38,16 @@ if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/
     echo "ensure-tex: error: installing the TeX tools failed; run: $command" >&2
     exit 1
   fi
-  exit 0
+  check
+  [ -z "$missing" ] && exit 0
+  echo "ensure-tex: error: still missing after the install:$missing" >&2
+  exit 1
 fi
 echo "ensure-tex: error: the PDF report needs$missing; install them with:" >&2
 if [ -f /etc/debian_version ]; then
-  echo "  sudo sh -c '$command'" >&2
+  if [ "$(id -u)" = 0 ]; then echo "  $command" >&2; else echo "  sudo sh -c '$command'" >&2; fi
 else
-  echo "  (not Debian) install XeLaTeX, pandoc, poppler's pdftotext and the DejaVu fonts" >&2
+  echo "  (not Debian) XeLaTeX with the LaTeX packages above, pandoc, poppler's pdftotext and" \
+       "pdfinfo, and the DejaVu fonts" >&2
 fi
 exit 1
