@@ -12,6 +12,8 @@ LAB_STAMP := $(LAB_VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%.ipynb,build/notebooks/%.ipynb,$(NOTEBOOKS))
 PACKAGE := $(wildcard src/scratchnet/*.py)
+# What a notebook's results depend on: the package, less the module that runs the pipeline.
+NOTEBOOK_DEPS := $(filter-out src/scratchnet/pipeline.py,$(PACKAGE))
 PDF := report/report.pdf
 # QUICK=1 runs every notebook with quick=True (small sizes, to check the pipeline).
 QUICK ?= 0
@@ -63,7 +65,7 @@ $(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
 
 # One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
 # package, the data or the QUICK setting changes.
-build/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS) $(DATA_STAMP) $(STAMP)
+build/notebooks/%.ipynb: notebooks/%.ipynb $(NOTEBOOK_DEPS) $(PARAMS) $(DATA_STAMP) $(STAMP)
 	@$(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
 
 # These two files change only when what they record changes, so they trigger reruns just then.

@@ -133,7 +133,7 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
         new_markdown_cell("# Broken"),
         new_code_cell("import math"),
         new_code_cell("quick = False\nresults_path = 'x.json'", metadata={"tags": ["parameters"]}),
-        new_code_cell("value = 1 / 0  # the failing cell"),
+        new_code_cell("x = 1\nvalue = x / 0  # the failing line"),
         new_code_cell("print('never')"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -145,8 +145,8 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
     with pytest.raises(pipeline.PipelineError) as info:
         pipeline.run_notebook(src, out, cwd=tmp_path, log=open("/dev/null", "w"))
     message = str(info.value)
-    assert "99_broken.ipynb failed in cell 4" in message, message
-    assert "ZeroDivisionError" in message and "value = 1 / 0" in message, message
+    assert "99_broken.ipynb failed in cell 4, line 2" in message, message
+    assert "ZeroDivisionError" in message and "value = x / 0" in message, message
     assert "\n" not in message
     assert not out.exists(), "a failed run left its output where make would take it as done"
     failed_nb, failed_msg = pipeline.failure_paths(out)

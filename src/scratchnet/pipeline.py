@@ -126,16 +126,36 @@ def _failed_cell(src_nb, err):
     return None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failed_line(traceback):
+    """(line number, text) of the line of the notebook cell that raised, from IPython's traceback.
+
+    The traceback's first frame is the cell ("Cell In[4], line 2"), where "---->" marks the line.
+    """
+    lines = _ANSI.sub("", "\n".join(traceback or [])).splitlines()
+    in_cell = False
+    for line in lines:
+        in_cell = in_cell or line.startswith("Cell In[")
+        match = re.match(r"^-+>\s*(\d+)\s(.*)$", line)
+        if in_cell and match:
+            return int(match.group(1)), match.group(2).strip()
+    return None, None
+
+
 def describe_failure(src, err, src_nb=None):
-    """One line naming the notebook, the cell and the exception of a failed execution."""
+    """One line naming the notebook, the cell (and its line) and the exception of a failure."""
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(err, PapermillExecutionError):
         cell = _failed_cell(src_nb, err) if src_nb is not None else None
-        first = next((line.strip() for line in (err.source or "").splitlines() if line.strip()),
-                     "")
         where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
-        return (f"{_rel(src)} failed in {where} ({_one_line(first, 60)!r}): "
+        number, text = _failed_line(err.traceback)
+        if number is None:
+            number, text = 1, next((line.strip() for line in (err.source or "").splitlines()
+                                    if line.strip()), "")
+        return (f"{_rel(src)} failed in {where}, line {number} ({_one_line(text, 60)!r}): "
                 f"{err.ename}: {_one_line(err.evalue, 160)}")
     return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
 
