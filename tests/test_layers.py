@@ -18,7 +18,10 @@ def test_activation_derivative_matches_central_differences(rng, name):
     Z[np.abs(Z) < 1e-3] = 0.5  # ReLU away from its kink
     h = 1e-6
     numeric = (act.f(Z + h) - act.f(Z - h)) / (2 * h)
-    np.testing.assert_allclose(act.df(Z, act.f(Z)), numeric, rtol=1e-8, atol=1e-9)
+    A = act.f(Z)
+    np.testing.assert_allclose(act.df(A), numeric, rtol=1e-8, atol=1e-9)
+    dA = rng.standard_normal(Z.shape)
+    np.testing.assert_allclose(act.vjp(A, dA), dA * numeric, rtol=1e-8, atol=1e-9)
 
 
 def test_unknown_activation_is_refused():

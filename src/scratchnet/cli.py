@@ -62,6 +62,13 @@ def _data(text):
         f"unknown data set {text!r}: choose one of {', '.join(DATASETS)} or the path of a .mat file")
 
 
+def _configs(text):
+    keys = tuple(key.strip() for key in text.split(","))
+    if not keys or any(key not in ("a", "b", "c", "d") for key in keys):
+        raise argparse.ArgumentTypeError(f"configurations are among a, b, c, d; got {text!r}")
+    return keys
+
+
 def _add_network_arguments(parser):
     parser.add_argument("--data", type=_data, default=DEFAULTS["data"],
                         help="swissroll, peaks, gmm or the path of a .mat file (default: %(default)s)")
@@ -105,6 +112,15 @@ def build_parser():
     gc.add_argument("--rows", type=_positive(int), default=16, help="halvings of eps")
 
     commands.add_parser("data", help="make sure the three data sets exist (generate look-alikes)")
+
+    bench = commands.add_parser("bench", help="samples per second of a training epoch, "
+                                "against PyTorch when it is importable")
+    bench.add_argument("--json", help="write the figures to this JSON file")
+    bench.add_argument("--epochs", type=_positive(int), default=5,
+                       help="epochs timed after a warm-up (the median counts)")
+    bench.add_argument("--configs", type=_configs, default=("a", "b", "c", "d"),
+                       help="comma-separated configurations among a, b, c, d")
+    bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     return parser
 
 
@@ -195,6 +211,9 @@ def main(argv=None):
             return run_train(args)
         if args.command == "gradcheck":
             return run_gradcheck(args)
+        if args.command == "bench":
+            from .bench import main as bench_main
+            return bench_main(args)
         return data_main([])
     except DataError as error:
         print(f"scratchnet: error: {error}", file=sys.stderr)

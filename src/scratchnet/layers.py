@@ -17,7 +17,7 @@ from .activations import get_activation
 class StandardLayer:
     """Y = sigma(W X + b) with W (n2 x n1), b (n2 x 1), X (n1 x m), Y (n2 x m).
 
-    backward, with Z = W X + b and dZ = sigma'(Z) * dY (element-wise)::
+    backward, with Z = W X + b, A = sigma(Z) = Y and dZ = sigma'(Z) * dY (element-wise)::
 
         dW = dZ X^T,   db = dZ 1,   dX = W^T dZ
     """
@@ -44,33 +44,31 @@ class StandardLayer:
 
     def forward(self, X):
         """Y = sigma(W X + b), shape n2 x m."""
-        W, b = self.params["W"], self.params["b"]
-        Z = W @ X
-        Z += b
-        A = self.activation.f(Z)
-        self._cache = (X, Z, A)
+        Z = self.params["W"] @ X
+        Z += self.params["b"]
+        A = self.activation.f(Z, out=Z)
+        self._cache = (X, A)
         return A
 
     def backward(self, dY):
         """Jacobian-transpose product: fills grads['W'], grads['b'], returns dX = W^T (sigma'(Z) * dY)."""
-        X, Z, A = self._cache
-        dZ = self.activation.df(Z, A)
-        dZ *= dY
+        X, A = self._cache
+        dZ = self.activation.vjp(A, dY)
         np.matmul(dZ, X.T, out=self.grads["W"])
-        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
         return self.params["W"].T @ dZ
 
     def jvp(self, V):
         """Jacobian times a direction: sigma'(Z) * (W V_X + V_W X + V_b)."""
-        X, Z, A = self._cache
-        dZ = np.zeros_like(Z)
+        X, A = self._cache
+        dZ = np.zeros_like(A)
         if "X" in V:
             dZ += self.params["W"] @ V["X"]
         if "W" in V:
             dZ += V["W"] @ X
         if "b" in V:
             dZ += V["b"]
-        return self.activation.df(Z, A) * dZ
+        return self.activation.df(A) * dZ
 
 
 class ResidualLayer:
@@ -108,29 +106,28 @@ class ResidualLayer:
         """Y = X + W2 sigma(W1 X + b), shape n x m."""
         Z = self.params["W1"] @ X
         Z += self.params["b"]
-        A = self.activation.f(Z)
+        A = self.activation.f(Z, out=Z)
         Y = self.params["W2"] @ A
         Y += X
-        self._cache = (X, Z, A)
+        self._cache = (X, A)
         return Y
 
     def backward(self, dY):
         """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
-        X, Z, A = self._cache
-        dZ = self.params["W2"].T @ dY
-        dZ *= self.activation.df(Z, A)
+        X, A = self._cache
+        dZ = self.activation.vjp(A, self.params["W2"].T @ dY)
         np.matmul(dY, A.T, out=self.grads["W2"])
         np.matmul(dZ, X.T, out=self.grads["W1"])
-        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
         dX = self.params["W1"].T @ dZ
         dX += dY
         return dX
 
     def jvp(self, V):
         """Jacobian times a direction: V_X + V_W2 A + W2 (sigma'(Z) * (W1 V_X + V_W1 X + V_b))."""
-        X, Z, A = self._cache
-        dZ = np.zeros_like(Z)
-        dY = np.zeros_like(Z)
+        X, A = self._cache
+        dZ = np.zeros_like(A)
+        dY = np.zeros_like(A)
         if "X" in V:
             dZ += self.params["W1"] @ V["X"]
             dY += V["X"]
@@ -138,7 +135,7 @@ class ResidualLayer:
             dZ += V["W1"] @ X
         if "b" in V:
             dZ += V["b"]
-        dY += self.params["W2"] @ (self.activation.df(Z, A) * dZ)
+        dY += self.params["W2"] @ (self.activation.df(A) * dZ)
         if "W2" in V:
             dY += V["W2"] @ A
         return dY

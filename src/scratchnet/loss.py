@@ -58,20 +58,28 @@ class SoftmaxRegression:
         return np.argmax(self.logits(X), axis=0)
 
     def forward(self, X, C):
-        """Mean cross-entropy F(W, b; X, C) of the batch; keeps X, P and C for ``backward``."""
-        logP = log_softmax(self.logits(X))
-        m = X.shape[1]
-        loss = -np.vdot(C, logP) / m
-        self._cache = (X, np.exp(logP), C)
+        """Mean cross-entropy F(W, b; X, C) of the batch; keeps X, P and C for ``backward``.
+
+        With Z the logits shifted by their column max (for stability) and s = sum_j exp(Z_j),
+        -log P_ci = log s - Z_ci, so F = (sum_i log s_i - <C, Z>) / m.
+        """
+        Z = self.logits(X)
+        Z -= Z.max(axis=0)
+        P = np.exp(Z)
+        s = P.sum(axis=0)
+        loss = (np.log(s).sum() - np.vdot(C, Z)) / X.shape[1]
+        P /= s
+        self._cache = (X, P, C)
         return float(loss)
 
     def backward(self):
         """Gradient of the mean loss: fills ``grads['W']``, ``grads['b']`` and returns dF/dX (n x m)."""
         X, P, C = self._cache
         m = X.shape[1]
-        dZ = (P - C) / m
+        dZ = P - C
+        dZ *= 1.0 / m
         np.matmul(X, dZ.T, out=self.grads["W"])
-        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
         return self.params["W"] @ dZ
 
     def loss_and_grad(self, X, C):
