@@ -16,7 +16,7 @@ from .verify import network_gradient_test
 
 # The defaults are a good configuration for every course data set, not a toy (see README).
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, activation="tanh",
-                optimizer="adam", lr=3e-3, schedule="cosine", batch_size=64, epochs=40,
+                optimizer="adam", lr=1e-3, schedule="cosine", batch_size=64, epochs=60,
                 weight_decay=0.0, seed=0)
 
 
