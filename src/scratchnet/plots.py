@@ -1,0 +1,193 @@
+"""Figures of the report, drawn from data that :mod:`scratchnet.experiments` computed.
+
+Every function takes results and returns a matplotlib Figure without showing or saving it (the
+notebooks hand it to :func:`scratchnet.report.show_figure`), so a figure can be redrawn without
+recomputing.
+"""
+import matplotlib.pyplot as plt
+from matplotlib import patheffects
+from matplotlib.colors import LogNorm
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
+import numpy as np
+
+# One width for every figure: the text width of the PDF, so all fonts print at the same size.
+WIDTH = 7.0
+TARGET_LABELS = {"W": r"$W$", "b": r"$b$", "X": r"$X$"}
+TINY = 1e-300
+# White numbers with a dark edge stay legible on every colour of a heatmap.
+OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="black", alpha=0.6)]
+
+
+def _label(target):
+    return TARGET_LABELS.get(target, target)
+
+
+def gradient_test_figure(results, title=None):
+    """The gradient tests of one data set: one column per target (W, b, X).
+
+    Top row: |f(x + eps d) - f(x)| and |f(x + eps d) - f(x) - eps d^T g| against k on a log
+    scale, with the round-off level. Bottom row: the ratios between successive rows, which
+    should be 2 and 4; rows whose second-order error is round-off are shaded.
+    """
+    n = len(results)
+    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.6), squeeze=False, sharex=True)
+    for col, (target, result) in enumerate(results.items()):
+        k = np.arange(len(result.eps))
+        top, bottom = axes[0, col], axes[1, col]
+        top.semilogy(k, np.maximum(result.first, TINY), "o-", ms=3, label="first order")
+        top.semilogy(k, np.maximum(result.second, TINY), "s-", ms=3, label="second order")
+        top.axhline(result.floor, color="grey", ls=":", lw=1, label="round-off level")
+        top.set_title(f"gradient in {_label(target)}")
+        top.set_ylim(bottom=max(result.floor / 1e3, np.min(result.second[result.second > 0],
+                                                              initial=1.0) / 10))
+        bottom.plot(k[1:], result.ratio_first, "o-", ms=3, label="first order")
+        bottom.plot(k[1:], np.nan_to_num(result.ratio_second, nan=0.0, posinf=99.0), "s-", ms=3,
+                    label="second order")
+        for level in (2, 4):
+            bottom.axhline(level, color="grey", ls="--", lw=0.8)
+        bottom.set_ylim(0, 6)
+        bottom.set_xlabel(r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)")
+        clean = result.clean_rows("second")
+        if clean < len(k):
+            for ax in (top, bottom):
+                ax.axvspan(max(clean, 1) - 0.5, k[-1] + 0.5, color="0.9", zorder=0)
+    axes[0, 0].set_ylabel("error")
+    axes[1, 0].set_ylabel("ratio of successive rows")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_figure(panels, xlabel, ylabel, title=None, height=2.8):
+    """Error curves on a log scale, one panel per entry of ``panels``: a list of
+    ``(panel_title, {label: y or (x, y)})``; a bare ``y`` is plotted against 0, 1, 2, ...
+    When every panel has the same labels, one legend below the panels serves them all."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
+    shared = n > 1 and all(list(c) == list(panels[0][1]) for _, c in panels)
+    for ax, (panel_title, curves) in zip(axes[0], panels):
+        for label, curve in curves.items():
+            x, y = curve if isinstance(curve, tuple) else (np.arange(len(curve)), curve)
+            ax.semilogy(x, np.maximum(np.asarray(y, dtype=float), TINY), label=label, lw=1.2)
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, which="major", alpha=0.3)
+        if not shared:
+            ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if shared:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    return fig
+
+
+def history_figure(history, optimum=None, title=None):
+    """Training of one run, after every epoch.
+
+    Left: train and validation accuracy (%), with the accuracies of the linear optimum as
+    dashed lines and the best validation epoch marked (labelled as such). Right: the training
+    loss above the optimum's on a log scale, and the learning rate.
+    """
+    epochs = np.asarray(history.epoch)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 2.9))
+    left.plot(epochs, 100 * np.asarray(history.train_acc), "-", color="C0", label="train")
+    left.plot(epochs, 100 * np.asarray(history.val_acc), "-", color="C1", label="validation")
+    if optimum is not None:
+        left.axhline(100 * optimum.train_acc, color="C0", ls="--", lw=0.9,
+                     label="train, linear optimum")
+        left.axhline(100 * optimum.val_acc, color="C1", ls="--", lw=0.9,
+                     label="validation, linear optimum")
+    best = int(np.argmax(history.val_acc))
+    left.plot(epochs[best], 100 * history.val_acc[best], "v", color="C3", ms=6,
+              label="best validation epoch")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_xlabel("epoch")
+    left.set_ylabel("accuracy (%)")
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+                frameon=False)
+    left.grid(True, alpha=0.3)
+    if optimum is not None:
+        excess = np.asarray(history.train_loss) - optimum.train_loss
+        right.semilogy(epochs, np.maximum(excess, TINY), color="C0",
+                       label="training loss minus optimum")
+        right.set_ylabel("excess training loss")
+    else:
+        right.semilogy(epochs, history.train_loss, color="C0", label="training loss")
+        right.set_ylabel("training loss")
+    right.set_xlabel("epoch")
+    right.grid(True, alpha=0.3)
+    rate = right.twinx()
+    rate.step(epochs, history.lr, where="post", color="grey", ls=":", label="learning rate")
+    rate.set_yscale("log")
+    rate.set_ylabel("learning rate", color="grey")
+    lines = right.get_legend_handles_labels()
+    more = rate.get_legend_handles_labels()
+    right.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper center",
+                 bbox_to_anchor=(0.5, -0.22), ncol=1, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _short(value):
+    """A compact label for a number of the grid: 0.001, 0.01, 1, 1e-05."""
+    return f"{value:g}"
+
+
+def sweep_figure(sweep, optimum=None, chosen=None, title=None):
+    """The grid of learning rates x mini-batch sizes: final validation accuracy (%) and, with
+    the linear optimum, the final training loss above it; diverged runs say "div."; the
+    ``chosen`` cell (i, j) is framed."""
+    panels = [("final validation accuracy (%)", 100 * sweep.val_acc, None)]
+    if optimum is not None:
+        excess = np.maximum(sweep.train_loss - optimum.train_loss, 1e-12)
+        panels.append(("final training loss minus optimum", excess, "log"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 0.55 * len(sweep.lrs) + 1.6),
+                             squeeze=False)
+    for ax, (panel_title, values, scale) in zip(axes[0], panels):
+        masked = np.ma.masked_invalid(values)
+        cmap = plt.get_cmap("viridis" if scale is None else "viridis_r").with_extremes(bad="0.85")
+        norm = None
+        if scale == "log" and masked.count():
+            norm = LogNorm(vmin=masked.min(), vmax=max(masked.max(), masked.min() * 10))
+        image = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto")
+        fig.colorbar(image, ax=ax, shrink=0.9)
+        for (i, j), value in np.ndenumerate(values):
+            text = ("div." if sweep.diverged[i, j] else
+                    f"{value:.1f}" if scale is None else f"{value:.0e}")
+            outline = [] if sweep.diverged[i, j] else OUTLINE
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="black" if sweep.diverged[i, j] else "white", path_effects=outline)
+        ax.set_xticks(range(len(sweep.batch_sizes)), [str(b) for b in sweep.batch_sizes])
+        ax.set_yticks(range(len(sweep.lrs)), [_short(lr) for lr in sweep.lrs])
+        ax.set_xlabel("mini-batch size")
+        ax.set_ylabel("learning rate")
+        ax.set_title(panel_title, fontsize=10)
+        if chosen is not None:
+            i, j = chosen
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def optimizer_comparison_figure(runs, optima, title=None):
+    """One panel per data set: the training loss above the linear optimum after every epoch,
+    one line per optimizer; ``runs = {dataset: {label: History}}``, ``optima = {dataset:
+    LinearOptimum}``."""
+    panels = [(name, {label: (history.epoch,
+                              np.asarray(history.train_loss) - optima[name].train_loss)
+                      for label, history in histories.items()})
+              for name, histories in runs.items()]
+    return convergence_figure(panels, "epoch", "training loss minus optimum", title=title)

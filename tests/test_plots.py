@@ -1,0 +1,106 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from scratchnet import experiments as ex  # noqa: E402
+from scratchnet import plots  # noqa: E402
+from scratchnet.train import History  # noqa: E402
+from scratchnet.verify import TestResult  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def fake_test(K=12, clean=8, scale=1.0):
+    """A gradient test whose second-order error falls to round-off after ``clean`` rows."""
+    eps = 0.1 * 0.5 ** np.arange(K)
+    second = 1e-3 * (eps / 0.1) ** 2
+    second[clean:] = 1e-17
+    return TestResult(eps=eps, first=0.01 * eps / 0.1, second=second, scale=scale)
+
+
+def optimum(train_loss=1.0, train_acc=0.6, val_acc=0.55):
+    return ex.LinearOptimum(theta=np.zeros(1), train_loss=train_loss, val_loss=train_loss,
+                            train_acc=train_acc, val_acc=val_acc, grad_norm=0.0, iterations=1,
+                            seconds=0.0)
+
+
+def history(n=6):
+    epochs = list(range(1, n + 1))
+    return History(epoch=epochs, lr=[0.1 * 0.5 ** (e // 2) for e in epochs],
+                   train_loss=[1.0 + 0.5 ** e for e in epochs],
+                   train_acc=[0.5 + 0.01 * e for e in epochs],
+                   val_loss=[1.1 + 0.5 ** e for e in epochs],
+                   val_acc=[0.5, 0.6, 0.58, 0.57, 0.59, 0.58][:n])
+
+
+def test_gradient_test_figure_has_an_error_and_a_ratio_panel_per_target():
+    results = {"W": fake_test(), "b": fake_test(clean=10), "X": fake_test(clean=12)}
+    fig = plots.gradient_test_figure(results, title="tiny")
+    axes = np.array(fig.axes).reshape(2, 3)
+    for col, (target, result) in enumerate(results.items()):
+        top, bottom = axes[:, col]
+        assert top.get_yscale() == "log"
+        np.testing.assert_allclose(top.lines[0].get_ydata(), result.first)
+        np.testing.assert_allclose(bottom.lines[0].get_ydata(), result.ratio_first)
+        assert bottom.get_ylim() == (0, 6)
+        assert target in top.get_title()
+    # The rows in round-off are shaded where there are any (W, b), not where there are none (X).
+    assert len(axes[0, 0].patches) == 1 and len(axes[0, 2].patches) == 0
+
+
+def test_convergence_figure_shares_one_legend_when_the_panels_agree():
+    curves = {"a": np.array([1.0, 0.1, 0.0]), "b": (np.array([1, 2]), np.array([0.5, 0.2]))}
+    fig = plots.convergence_figure([("one", curves), ("two", curves)], "step", "error")
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    # A zero (exact convergence) is clipped to stay on the log scale.
+    assert (fig.axes[0].lines[0].get_ydata() > 0).all()
+    fig = plots.convergence_figure([("one", curves), ("two", {"c": [1.0, 0.5]})], "step", "error")
+    assert len(fig.legends) == 0 and all(ax.get_legend() is not None for ax in fig.axes)
+
+
+def test_history_figure_marks_the_optimum_and_the_best_epoch():
+    h, o = history(), optimum()
+    fig = plots.history_figure(h, o)
+    left, right = fig.axes[0], fig.axes[1]
+    labels = [line.get_label() for line in left.lines]
+    assert "best validation epoch" in labels
+    best = left.lines[labels.index("best validation epoch")]
+    assert best.get_xdata()[0] == 2 and best.get_ydata()[0] == pytest.approx(60)
+    reference = left.lines[labels.index("validation, linear optimum")]
+    assert reference.get_ydata()[0] == pytest.approx(55)
+    np.testing.assert_allclose(right.lines[0].get_ydata(), 0.5 ** np.arange(1, 7))
+    assert plots.history_figure(h).axes[1].get_ylabel() == "training loss"
+
+
+def test_sweep_figure_writes_every_cell_and_frames_the_chosen_one():
+    diverged = np.array([[False, True], [False, False]])
+    grid = ex.Sweep(lrs=[0.1, 1.0], batch_sizes=[8, 64], epochs=2,
+                    train_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
+                    val_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
+                    train_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
+                    val_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
+                    diverged=diverged, seconds=np.ones((2, 2)))
+    fig = plots.sweep_figure(grid, optimum(), chosen=(1, 1))
+    heatmaps = [ax for ax in fig.axes if ax.get_title()]
+    assert len(heatmaps) == 2
+    texts = [t.get_text() for t in heatmaps[0].texts]
+    assert texts == ["50.0", "div.", "60.0", "70.0"]
+    assert [t.get_text() for t in heatmaps[1].texts] == ["2e-01", "div.", "1e-02", "1e-04"]
+    assert all(len(ax.patches) == 1 for ax in heatmaps)
+    assert len([ax for ax in plots.sweep_figure(grid).axes if ax.get_title()]) == 1
+
+
+def test_optimizer_comparison_figure_draws_excess_losses_per_data_set():
+    runs = {"a": {"SGD": history(), "heavy ball": history()}, "b": {"SGD": history(),
+                                                                   "heavy ball": history()}}
+    fig = plots.optimizer_comparison_figure(runs, {"a": optimum(), "b": optimum(0.9)})
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.1 + 0.5 ** np.arange(1, 7))
