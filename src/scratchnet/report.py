@@ -3,11 +3,15 @@
 A notebook calls :func:`show_figure` for every figure: it is saved under ``figures/`` with a
 stable name and displayed with its caption in the output's metadata, where the report's LaTeX
 template finds it and makes a numbered figure. :func:`record` writes the key numbers of a
-notebook to the JSON file beside the executed copy.
+notebook to the JSON file beside the executed copy. :func:`markdown_table`, :func:`percent` and
+:func:`gradient_verdict` build the text that states computed numbers.
 """
 import json
+import math
 import os
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,3 +46,199 @@ def record(path, **numbers):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=float) + "\n")
     return data
+
+
+def _cell(value, digits):
+    """Text of one table cell: floats to ``digits`` significant digits, NaN and None as n/a."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}g}"
+    return str(value).replace("|", r"\|")
+
+
+def markdown_table(headers, rows, align=None, digits=4):
+    """A markdown table (the kind that survives into the PDF) from a header row and rows.
+
+    Cells may be text (``|`` is escaped), ints, floats (``digits`` significant digits), bools
+    (yes/no) or None/NaN (n/a). ``align`` is a string of ``l``, ``r``, ``c``, one per column
+    (default: text left, numbers right, decided by the first row).
+    """
+    headers = [str(h) for h in headers]
+    rows = [list(row) for row in rows]
+    if any(len(row) != len(headers) for row in rows):
+        raise ValueError(f"every row needs {len(headers)} cells, as the header has")
+    if align is None:
+        first = rows[0] if rows else [""] * len(headers)
+        align = "".join("r" if isinstance(v, (int, float, np.number)) and not isinstance(
+            v, (bool, np.bool_)) else "l" for v in first)
+    if len(align) != len(headers) or set(align) - set("lrc"):
+        raise ValueError(f"align needs one of l, r, c per column, got {align!r}")
+    rule = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join(rule[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(fraction, digits=1):
+    """A fraction as a percentage: 0.5302 -> '53.0%'."""
+    return f"{100 * fraction:.{digits}f}%"
+
+
+def records_table(records, columns, label_header="", digits=4):
+    """A markdown table with one row per entry of ``records`` (``{row label: {key: value}}``):
+    ``columns`` is a list of keys (each its own header) or ``{header: key}``; missing keys are
+    n/a."""
+    if not isinstance(columns, dict):
+        columns = {key: key for key in columns}
+    rows = [[label] + [values.get(key) for key in columns.values()]
+            for label, values in records.items()]
+    return markdown_table([label_header] + list(columns), rows,
+                          align="l" + "r" * len(columns), digits=digits)
+
+
+def data_sources(data):
+    """One paragraph saying which data every set came from: ``data`` is ``{name: Dataset}``."""
+    parts = []
+    for name, dataset in data.items():
+        d = dataset.describe()
+        parts.append(f"**{name}** from the {d['source']} {Path(d['path']).name} (sha256 "
+                     f"{d['sha256'][:12]}), {d['m_train']} training and {d['m_val']} validation "
+                     f"samples, {d['n_features']} features, {d['n_classes']} classes")
+    return "Data: " + "; ".join(parts) + "."
+
+
+TARGETS = {"W": "$W$", "b": "$b$", "X": "$X$"}
+
+
+def gradient_verdict(label, summary):
+    """One sentence on a gradient test, from :func:`scratchnet.experiments.gradient_test_summary`."""
+    numbers = (f"halving $\\epsilon$ divides the first-order error by "
+               f"{summary['median_ratio_first']:.2f} and the second-order error by "
+               f"{summary['median_ratio_second']:.2f} (medians over the "
+               f"{summary['clean_rows_second']} rows above round-off; fitted orders "
+               f"{summary['order_first']:.2f} and {summary['order_second']:.2f})")
+    if summary["passes"]:
+        return f"**{label}** passes: {numbers}."
+    return (f"**{label}** fails: {numbers}, where a correct gradient gives 2 and 4 over at "
+            f"least 7 rows.")
+
+
+def gradient_verdicts(summaries):
+    """A verdict per test (one paragraph per data set) and a closing count, from
+    ``{dataset: {target: summary}}``."""
+    paragraphs, failed, total = [], [], 0
+    for name, tests in summaries.items():
+        sentences = []
+        for target, summary in tests.items():
+            label = f"Gradient in {TARGETS.get(target, target)}, {name}"
+            sentences.append(gradient_verdict(label, summary))
+            total += 1
+            if not summary["passes"]:
+                failed.append(label)
+        paragraphs.append(" ".join(sentences))
+    if failed:
+        paragraphs.append(f"{len(failed)} of {total} tests fail: {', '.join(failed)}.")
+    else:
+        paragraphs.append(f"All {total} tests pass.")
+    return "\n\n".join(paragraphs)
+
+
+def gradient_summary_table(summaries):
+    """The gradient tests of ``{dataset: {target: summary}}`` as one markdown table."""
+    rows = [[name, TARGETS.get(target, target), s["clean_rows_second"]]
+            + [f"{s[key]:.3f}" for key in ("median_ratio_first", "median_ratio_second",
+                                            "order_first", "order_second")]
+            + [s["passes"]]
+            for name, tests in summaries.items() for target, s in tests.items()]
+    return markdown_table(["data set", "gradient in", "rows above round-off",
+                           "median ratio, first", "median ratio, second",
+                           "fitted order, first", "fitted order, second", "passes"],
+                          rows, align="llrrrrrl")
+
+
+# A change of accuracy (in points) below which the last doubling counts as not moving it.
+NOISE_POINTS = 0.5
+
+
+def optimum_table(optima, data):
+    """The linear optimum of every data set (``{name: LinearOptimum}``, ``{name: Dataset}``) as
+    a markdown table, beside the loss of a uniform guess, log k."""
+    rows = [[name, f"{o.train_loss:.5f}", f"{math.log(data[name].n_classes):.5f}",
+             f"{o.grad_norm:.1e}", o.iterations, percent(o.train_acc, 2), percent(o.val_acc, 2)]
+            for name, o in optima.items()]
+    return markdown_table(["data set", "training loss", "log k (uniform guess)",
+                           "gradient norm", "L-BFGS iterations", "training accuracy",
+                           "validation accuracy"], rows, align="lrrrrrr")
+
+
+def _setting(setting):
+    lr, batch_size = setting
+    return f"rate {lr:g} with batches of {batch_size}"
+
+
+def sweep_paragraph(name, findings):
+    """What the sweep of one data set shows, in sentences that quote its numbers
+    (``findings`` from :func:`scratchnet.experiments.sweep_findings`)."""
+    f = findings
+    text = [f"On **{name}**, {f['within_tol']} of the {f['runs']} runs that did not diverge "
+            f"ended within {f['tol']:g} of the optimum's training loss. The closest, "
+            f"{_setting(f['chosen'])}, ended {f['chosen_excess']:.1e} above it, with "
+            f"{percent(f['chosen_train_acc'])} training and {percent(f['chosen_val_acc'])} "
+            f"validation accuracy (the optimum: {percent(f['optimum_val_acc'])} validation)."]
+    spread = (f"The final validation accuracy ranged from {percent(f['min_val_acc'])} to "
+              f"{percent(f['top_val_acc'])}")
+    if f["top_val_acc_setting"] == f["chosen"]:
+        text.append(spread + ", the maximum being the closest run's.")
+    else:
+        text.append(spread + f"; the maximum, {_setting(f['top_val_acc_setting'])}, came from "
+                    f"a run {f['top_val_acc_excess']:.1e} above the optimum's loss: a run that "
+                    "stopped elsewhere, not a better minimiser of the loss.")
+    text.append(f"The farthest from the optimum was {_setting(f['worst_setting'])} (excess "
+                f"{f['worst_excess']:.1e}, validation accuracy {percent(f['worst_val_acc'])}).")
+    if f["diverged"]:
+        text.append("Diverged: " + "; ".join(_setting(s) for s in f["diverged"]) + ".")
+    else:
+        text.append("No run diverged.")
+    closest = ", ".join(f"{lr:g} for batches of {b}" for b, lr in f["closest_rate"].items()
+                        if lr is not None)
+    trend = (": the larger the batch, the larger the rate it needs." if f["closest_rate_grows"]
+             else ".")
+    text.append(f"The rate that came closest to the optimum was {closest}{trend}")
+    return " ".join(text)
+
+
+def convergence_paragraph(name, convergence, optimum, best):
+    """How the best option was trained to the end, in sentences that quote its numbers:
+    ``convergence`` from :func:`scratchnet.experiments.train_to_convergence`, ``best`` the
+    (epoch, accuracy) of the best validation epoch."""
+    runs = convergence.runs
+    excess = [f"{epochs} epochs ended {final['train_loss'] - optimum.train_loss:.1e}"
+              for epochs, final in runs]
+    final = runs[-1][1]
+    text = [f"On **{name}**, " + (", ".join(excess[:-1]) + " and " if len(excess) > 1 else "")
+            + excess[-1] + " above the optimum's training loss."]
+    gain = convergence.last_gain()
+    if convergence.converged:
+        moved = 100 * gain["val_acc"]
+        text.append(f"The last doubling lowered the loss by less than {convergence.tol:g} and "
+                    f"moved the validation accuracy by {moved:+.2f} points: more epochs no "
+                    "longer help" + (
+                        "; the accuracy still moves because near this optimum it hardly depends "
+                        "on the loss (see the linear optimum above)." if abs(moved) > NOISE_POINTS
+                        else "."))
+    elif gain:
+        text.append(f"The last doubling still lowered the loss by "
+                    f"{-gain['train_loss']:.1e}, more than {convergence.tol:g}, when the cap on "
+                    "epochs stopped it: this run has not fully converged.")
+    else:
+        text.append("A single run was made (the cap on epochs allowed no doubling).")
+    text.append(f"After the final epoch ({convergence.epochs}): {percent(final['train_acc'], 2)} "
+                f"training and {percent(final['val_acc'], 2)} validation accuracy, against "
+                f"{percent(optimum.train_acc, 2)} and {percent(optimum.val_acc, 2)} at the "
+                f"optimum. The best validation epoch, marked in the figure, was epoch {best[0]} "
+                f"with {percent(best[1], 2)}: shown for reference, not as the result.")
+    return " ".join(text)
