@@ -72,6 +72,7 @@ def test_widths_build_a_growing_network(tiny_mat, tmp_path):
     (["train", "--widths", "8,x,32"], "widths must be comma-separated"),
     (["train", "--optimizer", "rmsprop"], "invalid choice"),
     (["train", "--width", "8", "--widths", "8,8"], "not allowed with"),
+    (["train", "--arch", "resnet", "--widths", "8,8"], "a resnet has one --width"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exit:

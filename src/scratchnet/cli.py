@@ -1,23 +1,15 @@
 """The command line: ``python -m scratchnet train|gradcheck|data`` (also installed as ``scratchnet``)."""
 import argparse
-import json
 import os
 import sys
-import time
-
-import numpy as np
 
 from .data import DATASETS, DataError, load_dataset
 from .data import main as data_main
-from .network import ARCHITECTURES, make_network
-from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from .train import TrainingDiverged, train
+from .network import ARCHITECTURES
+from .optim import OPTIMIZERS, SCHEDULES
+from .runs import DEFAULTS, build_network, full_config, run_training, write_json
+from .train import TrainingDiverged
 from .verify import network_gradient_test
-
-# The defaults are a good configuration for every course data set, not a toy (see README).
-DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, activation="tanh",
-                optimizer="adam", lr=1e-3, schedule="cosine", batch_size=64, epochs=60,
-                weight_decay=0.0, seed=0)
 
 
 def _positive(kind):
@@ -124,17 +116,9 @@ def build_parser():
     return parser
 
 
-def _network(args, data):
-    width = args.widths if args.widths is not None else args.width
-    depth = len(args.widths) if args.widths is not None else args.depth
-    if args.widths is not None and args.arch == "resnet":
-        raise SystemExit("scratchnet: error: --widths is for the standard architecture; "
-                         "a resnet has one --width")
-    seed_net, seed_train = np.random.SeedSequence(args.seed).spawn(2)
-    net = make_network(args.arch, data.n_features, data.n_classes, depth, width,
-                       args.activation, seed=np.random.default_rng(seed_net),
-                       weight_decay=getattr(args, "weight_decay", 0.0))
-    return net, np.random.default_rng(seed_train)
+def _config(args):
+    """The run configuration (see scratchnet.runs.DEFAULTS) of parsed arguments."""
+    return {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)}
 
 
 class _Progress:
@@ -155,42 +139,25 @@ class _Progress:
 
 
 def run_train(args):
-    data = load_dataset(args.data)
-    net, rng = _network(args, data)
-    optimizer = make_optimizer(args.optimizer, args.lr)
-    schedule = make_schedule(args.schedule, args.lr, args.epochs)
     progress = _Progress(args.epochs, enabled=not args.quiet and sys.stderr.isatty())
-    start = time.perf_counter()
-    history = train(net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer, epochs=args.epochs,
-                    batch_size=args.batch_size, rng=rng, schedule=schedule,
-                    eval_size=args.eval_size, callback=progress)
-    seconds = time.perf_counter() - start
-    final = history.final()
-    print(f"{data.name}: train accuracy {final['train_acc']:.4f}, validation accuracy "
-          f"{final['val_acc']:.4f} after {args.epochs} epochs ({seconds:.1f} s)")
+    result = run_training(_config(args), callback=progress)
+    final = result["final"]
+    print(f"{result['data']['name']}: train accuracy {final['train_acc']:.4f}, validation "
+          f"accuracy {final['val_acc']:.4f} after {args.epochs} epochs "
+          f"({result['seconds']:.1f} s)")
     if args.out:
-        config = {key: value for key, value in vars(args).items()
-                  if key not in ("command", "out", "quiet")}
-        record = history.to_dict()
-        per_epoch = [dict(zip(record, values)) for values in
-                     zip(*(record[key] for key in ("epoch", "lr", "train_loss", "train_acc",
-                                                   "val_loss", "val_acc")))]
-        result = {"config": config, "data": data.describe(), "history": per_epoch,
-                  "eval_size": history.eval_size, "final": final, "n_params": net.n_params,
-                  "seconds": seconds}
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
+        write_json(result, args.out)
     return 0
 
 
 def run_gradcheck(args):
     data = load_dataset(args.data)
-    net, rng = _network(args, data)
+    config = full_config(_config(args))
+    net, rng = build_network(config, data)
     batch = rng.choice(data.Xt.shape[1], size=min(args.batch, data.Xt.shape[1]), replace=False)
     result = network_gradient_test(net, data.Xt[:, batch], data.Ct[:, batch], rng,
                                    eps0=args.eps0, K=args.rows)
-    print(f"gradient test of a {args.arch} network, depth {net_depth(args)}, "
+    print(f"gradient test of a {args.arch} network, depth {len(net.layers)} layers, "
           f"{net.n_params} parameters, on {len(batch)} samples of {data.name}")
     print(result.format())
     verdict = "passes" if result.passes() else "FAILS"
@@ -199,13 +166,11 @@ def run_gradcheck(args):
     return 0 if result.passes() else 1
 
 
-def net_depth(args):
-    return len(args.widths) if args.widths is not None else args.depth
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "widths", None) is not None and args.arch == "resnet":
+        parser.error("argument --widths: for the standard architecture; a resnet has one --width")
     try:
         if args.command == "train":
             return run_train(args)
