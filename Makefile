@@ -64,9 +64,12 @@ $(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
 	$(PY) -m scratchnet.pipeline render $@ $(EXECUTED)
 
 # One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
-# package, the data or the QUICK setting changes.
+# package, the data or the QUICK setting changes. Its kernel gets one BLAS thread unless told
+# otherwise: the matrices are small, so one thread is as fast, two kernels side by side do not
+# fight over the cores, and the results do not depend on -j.
 build/notebooks/%.ipynb: notebooks/%.ipynb $(NOTEBOOK_DEPS) $(PARAMS) $(DATA_STAMP) $(STAMP)
-	@$(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
+	@OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
+	  MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
 
 # These two files change only when what they record changes, so they trigger reruns just then.
 $(PARAMS): FORCE
