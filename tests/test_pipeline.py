@@ -152,3 +152,15 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
     failed_nb, failed_msg = pipeline.failure_paths(out)
     assert failed_nb.exists()
     assert failed_msg.read_text() == f"error: {message}\n"
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex is not installed")
+def test_a_latex_error_is_one_line_that_quotes_it(tmp_path):
+    tex = tmp_path / "doc.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\nok \\nosuchcommand\n"
+                   "\\end{document}\n")
+    with pytest.raises(pipeline.PipelineError) as info:
+        pipeline.compile_latex(tex)
+    message = str(info.value)
+    assert "Undefined control sequence" in message and "\n" not in message, message
+    assert "doc.log" in message
