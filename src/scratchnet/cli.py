@@ -113,6 +113,15 @@ def build_parser():
     bench.add_argument("--configs", type=_configs, default=("a", "b", "c", "d"),
                        help="comma-separated configurations among a, b, c, d")
     bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+
+    sw = commands.add_parser("sweep", help="run a grid of parameters through a notebook "
+                             "with papermill (resumable), then aggregate")
+    sw.add_argument("file", help="the sweep file (YAML), e.g. sweeps/softmax_lr_batch.yaml")
+    sw.add_argument("--workers", type=_positive(int), default=None,
+                    help="local worker processes (default: one per core)")
+    sw.add_argument("--scheduler", help="address of a Dask distributed scheduler to run the "
+                    "points on instead, e.g. tcp://127.0.0.1:8786")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -176,6 +185,13 @@ def main(argv=None):
             return run_train(args)
         if args.command == "gradcheck":
             return run_gradcheck(args)
+        if args.command == "sweep":
+            from .sweep import SweepError, main as sweep_main
+            try:
+                return sweep_main(args)
+            except SweepError as error:
+                print(f"scratchnet: error: {error}", file=sys.stderr)
+                return 2
         if args.command == "bench":
             from .bench import main as bench_main
             return bench_main(args)

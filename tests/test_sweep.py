@@ -1,0 +1,108 @@
+"""Sweeps: validation before anything runs, parallel runs, resuming, failures, aggregation, Dask."""
+import json
+
+import numpy as np
+import pytest
+import scipy.io
+
+from scratchnet.cli import main
+from scratchnet.sweep import REPO, SweepError, aggregate, load_sweep, run_sweep
+
+from helpers import one_hot
+
+NOTEBOOK = "notebooks/sweeps/train.ipynb"
+
+
+@pytest.fixture
+def tiny_mat(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (2, 300))
+    C = one_hot((X[0] + X[1] > 0).astype(int), 2)
+    path = tmp_path / "tiny.mat"
+    scipy.io.savemat(path, {"Yt": X, "Ct": C, "Yv": X[:, :100], "Cv": C[:, :100]})
+    return path
+
+
+def write_sweep(tmp_path, text):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def small_sweep(tmp_path, tiny_mat, lrs="[0.01, 0.1]", seeds="[0, 1]"):
+    return write_sweep(tmp_path, f"""
+notebook: {NOTEBOOK}
+fixed: {{data: "{tiny_mat}", depth: 1, width: 4, epochs: 2, batch_size: 32, optimizer: sgd}}
+grid:
+  lr: {lrs}
+seeds: {seeds}
+""")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("notebook: notebooks/sweeps/nope.ipynb\ngrid: {lr: [0.1]}", "does not exist"),
+    (f"notebook: {NOTEBOOK}\ngrid: {{learning_rate: [0.1]}}", "unknown parameter learning_rate"),
+    (f"notebook: {NOTEBOOK}\ngrid: {{lr: []}}", "empty list"),
+    (f"notebook: {NOTEBOOK}\nfixed: {{lr: 0.1}}\ngrid: {{lr: [0.1]}}", "both fixed and in the grid"),
+    (f"notebook: {NOTEBOOK}\ngrid: {{lr: [0.1]}}\nseeds: []", "seeds must be a non-empty list"),
+    ("notebook: [unclosed", "not a readable YAML file"),
+])
+def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, text, message):
+    path = write_sweep(tmp_path, text)
+    with pytest.raises(SweepError, match=message):
+        load_sweep(path, out_root=tmp_path / "out")
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "s.yaml" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_shipped_sweep_files_are_valid():
+    for path in sorted((REPO / "sweeps").glob("*.yaml")):
+        sweep = load_sweep(path)
+        assert len(sweep.points()) >= 4, path.name
+
+
+def test_sweep_runs_resumes_and_aggregates(tmp_path, tiny_mat):
+    sweep = load_sweep(small_sweep(tmp_path, tiny_mat), out_root=tmp_path / "out")
+    outcome = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    assert sorted(outcome.ran) == sorted(pid for pid, _ in sweep.points()) and not outcome.failed
+    # an interrupted point (no marker) is the only one run again
+    victim = sweep.points()[1][0]
+    (sweep.out_dir / f"{victim}.done.json").unlink()
+    again = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    assert again.ran == [victim] and len(again.skipped) == 3
+    rows = aggregate(sweep)
+    assert [row["lr"] for row in rows] == [0.01, 0.1] and all(r["seeds"] == 2 for r in rows)
+    assert all(0 <= r["val_acc_mean"] <= 1 and r["val_acc_std"] >= 0 for r in rows)
+    csv = (sweep.out_dir / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("lr,seeds,train_acc_mean") and len(csv) == 3
+    assert "| lr | seeds |" in (sweep.out_dir / "summary.md").read_text()
+    assert (sweep.out_dir / "summary.png").stat().st_size > 0
+
+
+def test_a_failing_point_is_recorded_and_does_not_stop_the_others(tmp_path, tiny_mat, capsys):
+    path = small_sweep(tmp_path, tiny_mat, lrs="[0.1, 1.0e+6]", seeds="[0]")
+    sweep = load_sweep(path, out_root=tmp_path / "out")
+    outcome = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    (failed, error), = outcome.failed.items()
+    assert failed.startswith("lr=1000000.0") and "TrainingDiverged" in error
+    assert "diverged" in (sweep.out_dir / f"{failed}.error.txt").read_text()
+    assert len(outcome.ran) == 2 and len(aggregate(sweep)) == 1
+
+
+def test_dask_local_cluster_gives_the_same_results(tmp_path, tiny_mat):
+    distributed = pytest.importorskip("distributed")
+    path = small_sweep(tmp_path, tiny_mat, lrs="[0.1]")
+    local = load_sweep(path, out_root=tmp_path / "local")
+    remote = load_sweep(path, out_root=tmp_path / "dask")
+    run_sweep(local, workers=2, progress=False, log=lambda _: None)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        outcome = run_sweep(remote, scheduler=cluster.scheduler_address, progress=False,
+                            log=lambda _: None)
+    assert len(outcome.ran) == 2 and not outcome.failed
+    for pid, _ in local.points():
+        a = json.loads((local.out_dir / f"{pid}.json").read_text())["history"]
+        b = json.loads((remote.out_dir / f"{pid}.json").read_text())["history"]
+        assert a == b, pid
