@@ -95,6 +95,7 @@ def test_markdown_table_formats_and_escapes():
     assert lines[1] == "|:---|---:|:---|"
     assert lines[2] == r"| a\|b | 0.1235 | yes |"
     assert lines[3] == "| c | n/a | no |" and lines[4] == "| d | n/a | yes |"
+    assert report.markdown_table(["x"], [[0.00016]], fmt=".1e").splitlines()[2] == "| 1.6e-04 |"
     with pytest.raises(ValueError, match="cells"):
         report.markdown_table(["a", "b"], [[1]])
     with pytest.raises(ValueError, match="align"):
@@ -186,3 +187,12 @@ def test_data_sources_and_optimum_table(rng):
     optimum = LinearOptimum(np.zeros(1), 0.69, 0.7, 0.535, 0.53, 2e-11, 8, 0.1)
     row = report.optimum_table({"peaks": optimum}, data).splitlines()[2]
     assert row == "| peaks | 0.69000 | 0.69315 | 2.0e-11 | 8 | 53.50% | 53.00% |"
+
+
+def test_best_option_table_reports_final_accuracies_and_labels_the_best_epoch():
+    table = report.best_option_table({"gmm": {
+        "lr": 0.1, "batch_size": 256, "epochs": 40, "train_acc": 0.48864, "val_acc": 0.493,
+        "optimum_train_acc": 0.48848, "optimum_val_acc": 0.49296, "excess_loss": 2.6e-7,
+        "best_epoch": 5, "best_epoch_val_acc": 0.5058}})
+    assert table.splitlines()[2] == ("| gmm | 0.1, 256, 40 | 48.86% / 49.30% | 48.85% / 49.30% "
+                                     "| 2.6e-07 | 50.58% (epoch 5) |")

@@ -93,6 +93,9 @@ def test_sweep_figure_writes_every_cell_and_frames_the_chosen_one():
     assert len(heatmaps) == 2
     texts = [t.get_text() for t in heatmaps[0].texts]
     assert texts == ["50.0", "div.", "60.0", "70.0"]
+    # Ink that contrasts with the cell: white on the darkest (lowest), black on the lightest.
+    colours = [t.get_color() for t in heatmaps[0].texts]
+    assert colours[0] == "white" and colours[3] == "black" and colours[1] == "black"
     assert [t.get_text() for t in heatmaps[1].texts] == ["2e-01", "div.", "1e-02", "1e-04"]
     assert all(len(ax.patches) == 1 for ax in heatmaps)
     assert len([ax for ax in plots.sweep_figure(grid).axes if ax.get_title()]) == 1

@@ -5,7 +5,6 @@ notebooks hand it to :func:`scratchnet.report.show_figure`), so a figure can be 
 recomputing.
 """
 import matplotlib.pyplot as plt
-from matplotlib import patheffects
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -15,8 +14,6 @@ import numpy as np
 WIDTH = 7.0
 TARGET_LABELS = {"W": r"$W$", "b": r"$b$", "X": r"$X$"}
 TINY = 1e-300
-# White numbers with a dark edge stay legible on every colour of a heatmap.
-OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="black", alpha=0.6)]
 
 
 def _label(target):
@@ -74,7 +71,7 @@ def convergence_figure(panels, xlabel, ylabel, title=None, height=2.8):
             ax.semilogy(x, np.maximum(np.asarray(y, dtype=float), TINY), label=label, lw=1.2)
         ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel(xlabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.grid(True, which="major", alpha=0.3)
         if not shared:
             ax.legend(fontsize=7)
@@ -109,7 +106,7 @@ def history_figure(history, optimum=None, title=None):
     left.plot(epochs[best], 100 * history.val_acc[best], "v", color="C3", ms=6,
               label="best validation epoch")
     for ax in (left, right):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     left.set_xlabel("epoch")
     left.set_ylabel("accuracy (%)")
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
@@ -139,6 +136,12 @@ def history_figure(history, optimum=None, title=None):
     return fig
 
 
+def _ink(rgba):
+    """Black on a light cell, white on a dark one (by the cell's relative luminance)."""
+    r, g, b = rgba[:3]
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+
+
 def _short(value):
     """A compact label for a number of the grid: 0.001, 0.01, 1, 1e-05."""
     return f"{value:g}"
@@ -165,9 +168,8 @@ def sweep_figure(sweep, optimum=None, chosen=None, title=None):
         for (i, j), value in np.ndenumerate(values):
             text = ("div." if sweep.diverged[i, j] else
                     f"{value:.1f}" if scale is None else f"{value:.0e}")
-            outline = [] if sweep.diverged[i, j] else OUTLINE
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="black" if sweep.diverged[i, j] else "white", path_effects=outline)
+            colour = "black" if sweep.diverged[i, j] else _ink(image.to_rgba(value))
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
         ax.set_xticks(range(len(sweep.batch_sizes)), [str(b) for b in sweep.batch_sizes])
         ax.set_yticks(range(len(sweep.lrs)), [_short(lr) for lr in sweep.lrs])
         ax.set_xlabel("mini-batch size")

@@ -48,23 +48,24 @@ def record(path, **numbers):
     return data
 
 
-def _cell(value, digits):
-    """Text of one table cell: floats to ``digits`` significant digits, NaN and None as n/a."""
+def _cell(value, digits, fmt=None):
+    """Text of one table cell: floats by ``fmt`` (a format spec such as ".1e") or to ``digits``
+    significant digits, NaN and None as n/a."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return f"{value:.{digits}g}"
+        return format(value, fmt or f".{digits}g")
     return str(value).replace("|", r"\|")
 
 
-def markdown_table(headers, rows, align=None, digits=4):
+def markdown_table(headers, rows, align=None, digits=4, fmt=None):
     """A markdown table (the kind that survives into the PDF) from a header row and rows.
 
-    Cells may be text (``|`` is escaped), ints, floats (``digits`` significant digits), bools
-    (yes/no) or None/NaN (n/a). ``align`` is a string of ``l``, ``r``, ``c``, one per column
-    (default: text left, numbers right, decided by the first row).
+    Cells may be text (``|`` is escaped), ints, floats (by the format spec ``fmt``, else to
+    ``digits`` significant digits), bools (yes/no) or None/NaN (n/a). ``align`` is a string of
+    ``l``, ``r``, ``c``, one per column (default: text left, numbers right, by the first row).
     """
     headers = [str(h) for h in headers]
     rows = [list(row) for row in rows]
@@ -79,7 +80,7 @@ def markdown_table(headers, rows, align=None, digits=4):
     rule = {"l": ":---", "r": "---:", "c": ":---:"}
     lines = ["| " + " | ".join(headers) + " |",
              "|" + "|".join(rule[a] for a in align) + "|"]
-    lines += ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v, digits, fmt) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -88,16 +89,16 @@ def percent(fraction, digits=1):
     return f"{100 * fraction:.{digits}f}%"
 
 
-def records_table(records, columns, label_header="", digits=4):
+def records_table(records, columns, label_header="", digits=4, fmt=None):
     """A markdown table with one row per entry of ``records`` (``{row label: {key: value}}``):
     ``columns`` is a list of keys (each its own header) or ``{header: key}``; missing keys are
-    n/a."""
+    n/a; floats as in :func:`markdown_table`."""
     if not isinstance(columns, dict):
         columns = {key: key for key in columns}
     rows = [[label] + [values.get(key) for key in columns.values()]
             for label, values in records.items()]
     return markdown_table([label_header] + list(columns), rows,
-                          align="l" + "r" * len(columns), digits=digits)
+                          align="l" + "r" * len(columns), digits=digits, fmt=fmt)
 
 
 def data_sources(data):
@@ -242,3 +243,18 @@ def convergence_paragraph(name, convergence, optimum, best):
                 f"optimum. The best validation epoch, marked in the figure, was epoch {best[0]} "
                 f"with {percent(best[1], 2)}: shown for reference, not as the result.")
     return " ".join(text)
+
+
+def best_option_table(summary):
+    """The best option of every data set beside the linear optimum, final-epoch accuracies
+    first; ``summary`` is ``{name: {lr, batch_size, epochs, train_acc, val_acc,
+    optimum_train_acc, optimum_val_acc, excess_loss, best_epoch, best_epoch_val_acc}}``."""
+    rows = [[name, f"{s['lr']:g}, {s['batch_size']}, {s['epochs']}",
+             f"{percent(s['train_acc'], 2)} / {percent(s['val_acc'], 2)}",
+             f"{percent(s['optimum_train_acc'], 2)} / {percent(s['optimum_val_acc'], 2)}",
+             f"{s['excess_loss']:.1e}",
+             f"{percent(s['best_epoch_val_acc'], 2)} (epoch {s['best_epoch']})"]
+            for name, s in summary.items()]
+    return markdown_table(["data set", "rate, batch, epochs", "final train / validation",
+                           "optimum train / validation", "loss above optimum",
+                           "best validation epoch"], rows, align="lrrrrr")
