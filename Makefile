@@ -22,7 +22,7 @@ PARAMS := build/notebooks/.params
 DATA_STAMP := build/data.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test data report notebooks lab clean FORCE
+.PHONY: help venv test data report notebooks lab bench bench-torch sweep clean FORCE
 # A recipe that fails leaves no half-written target behind to look up to date.
 .DELETE_ON_ERROR:
 
@@ -65,11 +65,12 @@ $(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
 
 # One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
 # package, the data or the QUICK setting changes. Its kernel gets one BLAS thread unless told
-# otherwise: the matrices are small, so one thread is as fast, two kernels side by side do not
+# otherwise (OpenBLAS reads OMP_NUM_THREADS; its own OPENBLAS_* variables stay untouched): the
+# matrices are small, so one thread is as fast, two kernels side by side do not
 # fight over the cores, and the results do not depend on -j.
 build/notebooks/%.ipynb: notebooks/%.ipynb $(NOTEBOOK_DEPS) $(PARAMS) $(DATA_STAMP) $(STAMP)
-	@OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
-	  MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
+	  $(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
 
 # These two files change only when what they record changes, so they trigger reruns just then.
 $(PARAMS): FORCE
@@ -94,6 +95,19 @@ $(LAB_STAMP): requirements.txt requirements-lab.txt pyproject.toml tools/lab-sta
 lab: $(LAB_STAMP)
 	IPYTHONDIR=$(CURDIR)/$(LAB_VENV)/ipython $(LAB_VENV)/bin/jupyter lab \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## bench: samples per second of a training epoch, against PyTorch when installed (BENCH_ARGS="--json f.json")
+bench: $(STAMP)
+	$(PY) -m scratchnet bench $(BENCH_ARGS)
+
+## bench-torch: install the optional PyTorch (CPU build) into .venv for the bench's comparison
+bench-torch: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+
+## sweep: run a sweep file, e.g. make sweep SWEEP=sweeps/softmax_lr_batch.yaml (WORKERS=2, SCHEDULER=tcp://...)
+sweep: $(STAMP) $(DATA_STAMP)
+	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=sweeps/NAME.yaml" >&2; exit 2; }
+	$(PY) -m scratchnet sweep $(SWEEP) $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 ## clean: remove what the build made: build/, report/, figures (keeps the venvs and the data)
 clean:
