@@ -140,6 +140,8 @@ def test_full_batch_comparison_matches_theory(rng):
     assert heavy["contraction"] == pytest.approx(heavy["predicted"], abs=0.01), heavy
     assert heavy["predicted"] == pytest.approx(math.sqrt(0.9))
     assert tuned["contraction"] == pytest.approx(tuned["predicted"], abs=0.03), tuned
+    assert facts["Nesterov"]["predicted"] is None
+    json.dumps(facts)
     gd = facts["gradient descent"]
     assert gd["contraction"] <= gd["predicted"] + 1e-9
     assert tuned["final"] < heavy["final"] < gd["final"], facts

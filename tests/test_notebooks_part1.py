@@ -108,6 +108,8 @@ def test_records_table_and_percent():
     assert table.splitlines() == ["| row | A | B |", "|:---|---:|---:|", "| r1 | 1.5 | 2 |",
                                   "| r2 | 3 | n/a |"]
     assert report.percent(0.5302) == "53.0%" and report.percent(0.5302, 2) == "53.02%"
+    assert report.number(0.98765) == "0.9877" and report.number(None) == "n/a"
+    assert report.number(float("nan"), ".1e") == "n/a"
 
 
 def summary(passes=True, second=4.0):

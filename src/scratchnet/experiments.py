@@ -168,7 +168,8 @@ def full_batch_comparison(problem, iterations, beta=0.9):
     fitted ``contraction`` per step, the ``final`` error and the ``predicted`` factor per step
     theory gives for the slowest direction (1 - mu/L for gradient descent, sqrt(beta) for the
     heavy ball when mu/L >= (1 - sqrt(beta))^2, (sqrt(kappa) - 1) / (sqrt(kappa) + 1) for the
-    tuned one, kappa = L/mu; NaN for Nesterov, whose figure depends on more than these).
+    tuned one, kappa = L/mu; None where no such figure applies, as for Nesterov, so that the
+    facts stay valid JSON).
     """
     mu, L = problem.curvature()
     w0 = np.zeros(problem.X.shape[0])
@@ -177,8 +178,8 @@ def full_batch_comparison(problem, iterations, beta=0.9):
     runs = {
         "gradient descent": (SGD(1 / L), 1 / L, 0.0, 1 - mu / L),
         "heavy ball": (Momentum(1 / L, beta), 1 / L, beta,
-                       math.sqrt(beta) if mu / L >= (1 - math.sqrt(beta)) ** 2 else math.nan),
-        "Nesterov": (Momentum(1 / L, beta, nesterov=True), 1 / L, beta, math.nan),
+                       math.sqrt(beta) if mu / L >= (1 - math.sqrt(beta)) ** 2 else None),
+        "Nesterov": (Momentum(1 / L, beta, nesterov=True), 1 / L, beta, None),
         "heavy ball, tuned": (Momentum(tuned_lr, tuned_beta), tuned_lr, tuned_beta,
                               (root - 1) / (root + 1)),
     }

@@ -84,6 +84,13 @@ def markdown_table(headers, rows, align=None, digits=4, fmt=None):
     return "\n".join(lines)
 
 
+def number(value, spec=".4f"):
+    """``value`` by the format ``spec``, or "n/a" when it is None or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return format(value, spec)
+
+
 def percent(fraction, digits=1):
     """A fraction as a percentage: 0.5302 -> '53.0%'."""
     return f"{100 * fraction:.{digits}f}%"
