@@ -146,6 +146,9 @@ def run_point(notebook, out_dir, pid, params, cwd):
 
     from .pipeline import describe_failure, read_notebook
 
+    # One BLAS thread per point: the points are the parallelism, and a point's numbers must not
+    # depend on where it ran (Dask's workers are limited to one thread; the kernel inherits this).
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     error_file = out_dir / f"{pid}.error.txt"
