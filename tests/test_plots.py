@@ -107,3 +107,17 @@ def test_optimizer_comparison_figure_draws_excess_losses_per_data_set():
     fig = plots.optimizer_comparison_figure(runs, {"a": optimum(), "b": optimum(0.9)})
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.1 + 0.5 ** np.arange(1, 7))
+
+
+def test_record_writes_strict_json(tmp_path):
+    import json
+
+    import numpy as np
+
+    from scratchnet.report import record
+
+    path = tmp_path / "r.json"
+    record(path, a=np.float64(0.5), b=float("nan"), c={"d": np.array([1.0, np.inf])})
+    record(path, e=np.int64(3))
+    assert json.loads(path.read_text()) == {"a": 0.5, "b": None, "c": {"d": [1.0, None]}, "e": 3}
+    assert "NaN" not in path.read_text() and "Infinity" not in path.read_text()

@@ -38,13 +38,29 @@ def show_figure(fig, name, caption, dpi=150):
     return path
 
 
+def _strict(value):
+    """``value`` with NumPy scalars and arrays made plain, and NaN or infinity as None (null)."""
+    if isinstance(value, dict):
+        return {str(key): _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    if hasattr(value, "tolist"):
+        return _strict(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def record(path, **numbers):
-    """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all."""
+    """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all.
+
+    The file is strict JSON: NaN and infinity are written as null.
+    """
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {}
-    data.update(numbers)
+    data.update(_strict(numbers))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data
 
 
