@@ -220,7 +220,7 @@ def jacobian_verdicts(checks):
     paragraphs = []
     if smooth:
         paragraphs.append(
-            f"The {len(smooth)} passing tests of arguments the output depends on smoothly "
+            f"The {len(smooth)} passing tests of arguments the output depends on nonlinearly "
             "halve the first-order error and quarter the second-order error: median ratios "
             f"{value_range([s['median_ratio_first'] for s in smooth], '.2f')} and "
             f"{value_range([s['median_ratio_second'] for s in smooth], '.2f')}, fitted orders "
