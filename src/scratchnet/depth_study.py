@@ -47,21 +47,27 @@ def describe_config(config):
 
 @dataclass
 class Run:
-    """One training run: its full configuration, the history, the trained net, the time."""
+    """One training run: its full configuration, the history, the trained net, the seconds
+    it trained, and its final loss and accuracy on the whole training and validation sets
+    (the history may hold subsampled figures; see ``eval_size``)."""
 
     config: dict
     history: object
     net: object
     seconds: float
+    whole: dict
 
     def final(self):
-        return self.history.final()
+        """Final-epoch ``train_acc, val_acc, train_loss, val_loss`` on the whole sets."""
+        return self.whole
 
 
 def train_config(config, dataset):
     """Train the network of ``config`` (keys of :data:`scratchnet.runs.DEFAULTS`; ``data`` is
     ignored) on ``dataset`` as ``scratchnet train`` does, with the same seed streams, so the
-    defaults with seed s reproduce ``scratchnet train --seed s``."""
+    defaults with seed s reproduce ``scratchnet train --seed s``. The ``eval_size`` subsample
+    serves the per-epoch history only (it does not change the training); the final figures are
+    measured on the whole sets."""
     config = full_config({**config, "data": dataset.name})
     net, rng = build_network(config, dataset)
     optimizer = make_optimizer(config["optimizer"], config["lr"])
@@ -70,7 +76,12 @@ def train_config(config, dataset):
     history = train(net, dataset.Xt, dataset.Ct, dataset.Xv, dataset.Cv, optimizer,
                     epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
                     schedule=schedule, eval_size=config["eval_size"])
-    return Run(config, history, net, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    train_loss, train_acc = net.evaluate(dataset.Xt, dataset.Ct)
+    val_loss, val_acc = net.evaluate(dataset.Xv, dataset.Cv)
+    whole = {"train_acc": train_acc, "val_acc": val_acc, "train_loss": train_loss,
+             "val_loss": val_loss}
+    return Run(config, history, net, seconds, whole)
 
 
 def depth_study(dataset, shapes, seeds, **fixed):
@@ -137,7 +148,9 @@ def depth_findings(stats, tie=TIE):
                           "gain": s["val_acc_mean"] - fixed[same[0]]["val_acc_mean"],
                           "n_params": s["n_params"], "against_n_params":
                           fixed[same[0]]["n_params"]})
-    return {"best": best, "best_val_acc": stats[best]["val_acc_mean"],
+    level = [k for k in stats if k != best
+             and stats[k]["val_acc_mean"] >= stats[best]["val_acc_mean"] - tie]
+    return {"best": best, "best_val_acc": stats[best]["val_acc_mean"], "level": level,
             "best_val_acc_std": stats[best]["val_acc_std"],
             "best_fixed": best_fixed, "best_fixed_val_acc": top,
             "enough": enough, "enough_depth": fixed[enough]["depth"],
@@ -158,7 +171,10 @@ def depth_paragraph(name, f):
     """The conclusions of one data set's depth sweep, from :func:`depth_findings`."""
     text = [f"On **{name}** the best mean final validation accuracy, "
             f"{percent(f['best_val_acc'], 2)} (std {100 * f['best_val_acc_std']:.2f} points), "
-            f"came from {f['best']}."]
+            f"came from {f['best']}" + (
+                f"; {len(f['level'])} other{'s are' if len(f['level']) > 1 else ' is'} within {100 * f['tie']:.1f} points of it "
+                f"({', '.join(f['level'])}), a difference the seeds do not resolve."
+                if f["level"] else ".")]
     if f["depth_gain"] > f["tie"]:
         text.append(f"Depth helps: from {f['shallow']} ({percent(f['shallow_val_acc'], 2)}) to "
                     f"the best fixed width, {f['best_fixed']} "
@@ -168,8 +184,18 @@ def depth_paragraph(name, f):
                     f"{percent(f['shallow_val_acc'], 2)}, within {100 * f['tie']:.1f} points of "
                     f"the best fixed width ({percent(f['best_fixed_val_acc'], 2)}).")
     if f["depth_gain"] > f["tie"]:
-        text.append(f"It stops helping at {f['enough_depth']} hidden layers: {f['enough']} is "
-                    f"within {100 * f['tie']:.1f} points of the best fixed width.")
+        if f["enough"] != f["best_fixed"]:
+            text.append(f"More depth stops helping at {f['enough_depth']} hidden layers: "
+                        f"{f['enough']} ({percent(f['enough_val_acc'], 2)}) is within "
+                        f"{100 * f['tie']:.1f} points of the best fixed width.")
+        elif f["best_fixed"] == f["deep"]:
+            text.append("The deepest network tried is the best fixed width, and no shallower "
+                        f"one comes within {100 * f['tie']:.1f} points of it: more depth may "
+                        "still help.")
+        else:
+            text.append(f"No shallower network comes within {100 * f['tie']:.1f} points of "
+                        f"it, and deeper ones do not improve on it: {f['enough_depth']} hidden "
+                        "layers is where more depth stops helping.")
     if f["deepest_loses"]:
         text.append(f"The deepest, {f['deep']}, falls back to {percent(f['deep_val_acc'], 2)} "
                     "in the same number of epochs: more layers are harder to train in this "
@@ -177,7 +203,7 @@ def depth_paragraph(name, f):
     for g in f["grown"]:
         verdict = ("better than" if g["gain"] > f["tie"] else
                    "worse than" if g["gain"] < -f["tie"] else "level with")
-        text.append(f"Growing widths, {g['label']} ({g['n_params']} parameters), are {verdict} "
+        text.append(f"Growing {g['label']} ({g['n_params']} parameters) are {verdict} "
                     f"{g['against']} ({g['against_n_params']} parameters): "
                     f"{_points(g['gain'])}.")
     text.append(f"The largest gap between mean training and validation accuracy is "
@@ -223,7 +249,8 @@ def decision_grid(net, X, resolution=200, margin=0.05):
 
 def curves_figure(study, title=None):
     """Train (dashed) and validation (solid) accuracy per epoch, one colour per configuration,
-    for the first seed of each; the right panel zooms on the last half of the epochs."""
+    for the first seed of each; the right panel zooms on the last half of the epochs and on
+    the configurations that end within 3 points of the best."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -238,13 +265,17 @@ def curves_figure(study, title=None):
             ax.plot(h.epoch, 100 * np.asarray(h.train_acc), "--", color=f"C{i}", lw=0.8)
     epochs = len(next(iter(study.values()))[0].history.epoch)
     half = max(1, epochs // 2)
+    # The zoom frames the configurations that end within 3 points of the best; the rest
+    # leave the panel at the bottom.
+    top = max(runs[0].history.val_acc[-1] for runs in study.values())
     tail = [100 * np.asarray(getattr(runs[0].history, key)[half - 1:])
-            for runs in study.values() for key in ("val_acc", "train_acc")]
+            for runs in study.values() if runs[0].history.val_acc[-1] >= top - 0.03
+            for key in ("val_acc", "train_acc")]
     lo, hi = min(t.min() for t in tail), max(t.max() for t in tail)
     axes[1].set_xlim(half, epochs)
     axes[1].set_ylim(lo - 0.1 * (hi - lo + 0.1), hi + 0.1 * (hi - lo + 0.1))
     axes[0].set_title("all epochs", fontsize=9)
-    axes[1].set_title("last half (zoom)", fontsize=9)
+    axes[1].set_title("last half, zoom on the best", fontsize=9)
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
@@ -358,8 +389,12 @@ def summary_table(rows):
         table.append([name, _acc(r["optimum"]), _acc(r["softmax"]),
                       "n/a" if r["softmax"] is None else r["softmax"]["config"],
                       net_text, net_config])
-    return markdown_table(["data set", "linear optimum", "softmax by SGD", "its configuration",
+    text = markdown_table(["data set", "linear optimum", "softmax by SGD", "its configuration",
                            "best network", "its configuration"], table, align="lrrlrl")
+    # pandoc sizes the columns of a wide table by the dashes under each heading.
+    lines = text.splitlines()
+    lines[1] = "|:--------|-------:|-------:|:------------------|-----------------:|:---------------------|"
+    return "\n".join(lines)
 
 
 def summary_paragraph(rows):
