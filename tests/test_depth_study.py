@@ -32,8 +32,8 @@ def test_labels_and_descriptions():
         "widths 16-32-64"
     assert ds.config_depth({"depth": 5, "widths": None}) == 5
     assert ds.config_depth({"depth": 5, "widths": [4, 8]}) == 2
-    assert ds.describe_config({}) == ("standard, 3 hidden layers of width 64, tanh, adam 0.001, "
-                                      "cosine schedule, batch 64, 60 epochs")
+    assert ds.describe_config({}) == ("standard 3 x 64, tanh, adam 0.001, cosine, batch 64, "
+                                      "60 epochs")
 
 
 def test_train_config_is_seeded_and_learns(rng):
@@ -66,8 +66,14 @@ def test_depth_study_and_aggregate(rng):
     # 2x2 + 2, 4x2 + 4, head 2x4 + 2
     assert stats["depth"] == 2 and stats["n_params"] == 6 + 12 + 10
     record = ds.best_network_record(study["depth 1 x 4"])
-    assert record["label"] == "depth 1 x 4" and "1 hidden layers of width 4" in record["config"]
+    assert record["label"] == "depth 1 x 4" and "standard 1 x 4, tanh" in record["config"]
     assert len(record["val_accs"]) == 3 and json.dumps(record)
+    table = ds.headline_table({"blobs": record}, {"blobs": {k: ds.aggregate(r)
+                                                            for k, r in study.items()}})
+    line = table.splitlines()[2]
+    assert line.startswith("| blobs | " + " / ".join(f"{100 * a:.2f}%"
+                                                    for a in record["val_accs"]))
+    assert "seeds 0, 1, 2" in table.splitlines()[0]
 
 
 def stat(depth, val, train=None, widths=None, std=0.001, n_params=100):
@@ -168,13 +174,12 @@ def test_summary_reads_the_json_and_tolerates_missing_pieces(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     rows = ds.summary_rows(tmp_path)
     assert list(rows) == ["peaks", "gmm"]
-    assert rows["peaks"]["softmax"]["config"] == ("momentum, rate 0.001, batch 16, 40 epochs, "
-                                                  "cosine schedule")
+    assert rows["peaks"]["softmax"]["config"] == "momentum 0.001, cosine, batch 16, 40 epochs"
     assert rows["gmm"]["network"] is None and rows["gmm"]["softmax"] is None
     assert list(rows["peaks"]["extras"]) == ["26_optimizers"]
     table = ds.summary_table(rows).splitlines()
-    assert table[2] == ("| peaks | 56.60% | 56.64% | momentum, rate 0.001, batch 16, 40 epochs, "
-                        "cosine schedule | 93.40% $\\pm$ 0.05 (93.34% - 93.47%, 3 seeds) | "
+    assert table[2] == ("| peaks | 56.60% | 56.64% | momentum 0.001, cosine, batch 16, 40 epochs "
+                        "| 93.40% $\\pm$ 0.05 (93.34% - 93.47%, 3 seeds) | "
                         "standard, 3 hidden layers of width 64 |")
     assert table[3] == "| gmm | 49.30% | n/a | n/a | n/a | n/a |"
     text = ds.summary_paragraph(rows)

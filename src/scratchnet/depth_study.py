@@ -37,12 +37,13 @@ def config_depth(config):
 
 
 def describe_config(config):
-    """The whole configuration in words, as the summary quotes it."""
+    """The whole configuration in a few words ('standard 3 x 64' is 3 hidden layers of width
+    64), as the summary quotes it."""
     c = full_config(config)
     shape = (f"widths {'-'.join(str(w) for w in c['widths'])}" if c["widths"] is not None
-             else f"{c['depth']} hidden layers of width {c['width']}")
-    return (f"{c['arch']}, {shape}, {c['activation']}, {c['optimizer']} {c['lr']:g}, "
-            f"{c['schedule']} schedule, batch {c['batch_size']}, {c['epochs']} epochs")
+             else f"{c['depth']} x {c['width']}")
+    return (f"{c['arch']} {shape}, {c['activation']}, {c['optimizer']} {c['lr']:g}, "
+            f"{c['schedule']}, batch {c['batch_size']}, {c['epochs']} epochs")
 
 
 @dataclass
@@ -222,9 +223,31 @@ def depth_table(stats):
              f"{percent(s['train_acc_mean'], 2)} $\\pm$ {100 * s['train_acc_std']:.2f}",
              f"{s['seconds']:.1f}"]
             for label, s in stats.items()]
-    return markdown_table(["network", "hidden layers", "parameters", "validation (mean $\\pm$ std)",
-                           "validation min - max", "training (mean $\\pm$ std)",
+    text = markdown_table(["network", "layers", "parameters", "validation, mean $\\pm$ std",
+                           "validation, min - max", "training, mean $\\pm$ std",
                            "seconds per run"], rows, align="lrrrrrr")
+    # pandoc sizes the columns of a wide table by the dashes under each heading.
+    lines = text.splitlines()
+    lines[1] = "|:---------------|-----:|--------:|---------------:|-----------------:|---------------:|-------:|"
+    return "\n".join(lines)
+
+
+def headline_table(best_network, stats):
+    """The headline network of every data set (``{name: best_network_record(...)}``) beside the
+    best configuration of its depth sweep (``{name: {label: aggregate(...)}}``)."""
+    rows = []
+    for name, b in best_network.items():
+        top = max(stats[name], key=lambda k: stats[name][k]["val_acc_mean"])
+        rows.append([name, " / ".join(percent(a, 2) for a in b["val_accs"]),
+                     f"{percent(b['val_acc_mean'], 2)} $\\pm$ {100 * b['val_acc_std']:.2f}",
+                     percent(b["train_acc_mean"], 2),
+                     f"{percent(stats[name][top]['val_acc_mean'], 2)} ({top})"])
+    seeds = ", ".join(str(s) for s in next(iter(best_network.values()))["seeds"])
+    text = markdown_table(["data set", f"validation, seeds {seeds}", "validation, mean $\\pm$ std",
+                           "training, mean", "best of the depth sweep"], rows, align="lrrrr")
+    lines = text.splitlines()
+    lines[1] = "|:---------|--------------------------:|-------------:|---------:|--------------------:|"
+    return "\n".join(lines)
 
 
 def decision_grid(net, X, resolution=200, margin=0.05):
@@ -357,9 +380,9 @@ def summary_rows(inputs_dir, softmax="13_softmax_sgd.json", network="24_network_
         softmax_entry = None
         if best is not None:
             softmax_entry = {"val_acc": best["val_acc"], "train_acc": best["train_acc"],
-                             "config": (f"{s13.get('optimizer', 'sgd')}, rate {best['lr']:g}, "
-                                        f"batch {best['batch_size']}, {best['epochs']} epochs, "
-                                        f"{s13.get('schedule', 'constant')} schedule")}
+                             "config": (f"{s13.get('optimizer', 'sgd')} {best['lr']:g}, "
+                                        f"{s13.get('schedule', 'constant')}, batch "
+                                        f"{best['batch_size']}, {best['epochs']} epochs")}
         rows[name] = {"optimum": s13.get("optimum", {}).get(name), "softmax": softmax_entry,
                       "network": s24.get("best_network", {}).get(name),
                       "extras": {stem: e[name] for stem, e in extras.items()
@@ -393,7 +416,7 @@ def summary_table(rows):
                            "best network", "its configuration"], table, align="lrrlrl")
     # pandoc sizes the columns of a wide table by the dashes under each heading.
     lines = text.splitlines()
-    lines[1] = "|:--------|-------:|-------:|:------------------|-----------------:|:---------------------|"
+    lines[1] = "|:---------|---------:|---------:|:-----------------|-----------------:|:--------------------|"
     return "\n".join(lines)
 
 
