@@ -72,6 +72,12 @@ build/notebooks/%.ipynb: notebooks/%.ipynb $(NOTEBOOK_DEPS) $(PARAMS) $(DATA_STA
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 	  $(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
 
+# The summary only reads the other notebooks' results JSON, so it runs after all of them.
+SUMMARY := $(filter %/28_summary.ipynb,$(EXECUTED))
+ifneq ($(SUMMARY),)
+$(SUMMARY): $(filter-out $(SUMMARY),$(EXECUTED))
+endif
+
 # These two files change only when what they record changes, so they trigger reruns just then.
 $(PARAMS): FORCE
 	@mkdir -p $(@D)
