@@ -71,7 +71,7 @@ def test_depth_study_and_aggregate(rng):
     table = ds.headline_table({"blobs": record}, {"blobs": {k: ds.aggregate(r)
                                                             for k, r in study.items()}})
     line = table.splitlines()[2]
-    assert line.startswith("| blobs | " + " / ".join(f"{100 * a:.2f}%"
+    assert line.startswith("| blobs | " + " / ".join(f"{100 * a:.2f}"
                                                     for a in record["val_accs"]))
     assert "seeds 0, 1, 2" in table.splitlines()[0]
 
@@ -117,8 +117,8 @@ def test_depth_findings_and_paragraph():
 def test_depth_table_rows():
     table = ds.depth_table({"depth 3 x 32": stat(3, 0.97, std=0.0012, n_params=2000)})
     row = table.splitlines()[2]
-    assert row == ("| depth 3 x 32 | 3 | 2000 | 97.00% $\\pm$ 0.12 | 96.88% - 97.12% | "
-                   "97.20% $\\pm$ 0.12 | 1.0 |")
+    assert row == ("| depth 3 x 32 | 3 | 2000 | 97.00 $\\pm$ 0.12 | 96.88 - 97.12 | "
+                   "97.20 $\\pm$ 0.12 | 1.0 |")
 
 
 class HalfPlane:
@@ -178,10 +178,10 @@ def test_summary_reads_the_json_and_tolerates_missing_pieces(tmp_path):
     assert rows["gmm"]["network"] is None and rows["gmm"]["softmax"] is None
     assert list(rows["peaks"]["extras"]) == ["26_optimizers"]
     table = ds.summary_table(rows).splitlines()
-    assert table[2] == ("| peaks | 56.60% | 56.64% | momentum 0.001, cosine, batch 16, 40 epochs "
-                        "| 93.40% $\\pm$ 0.05 (93.34% - 93.47%, 3 seeds) | "
+    assert table[2] == ("| peaks | 56.60 | 56.64 | momentum 0.001, cosine, batch 16, 40 epochs "
+                        "| 93.40 $\\pm$ 0.05 (93.34 - 93.47, 3 seeds) | "
                         "standard, 3 hidden layers of width 64 |")
-    assert table[3] == "| gmm | 49.30% | n/a | n/a | n/a | n/a |"
+    assert table[3] == "| gmm | 49.30 | n/a | n/a | n/a | n/a |"
     text = ds.summary_paragraph(rows)
     assert "36.8 points above the linear optimum's 56.60%" in text
     assert "Section 2.6 offers Adam with a cosine rate: 93.45%, level with it." in text

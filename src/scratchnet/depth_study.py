@@ -214,40 +214,53 @@ def depth_paragraph(name, f):
     return " ".join(text)
 
 
+def _pc(fraction):
+    """A fraction as a percentage without the sign (the header carries it): 0.97371 -> '97.37'."""
+    return f"{100 * fraction:.2f}"
+
+
+def _mean_std(mean, std):
+    return f"{_pc(mean)} $\\pm$ {_pc(std)}"
+
+
+def _sized(text, rule):
+    """``text`` (a markdown table) with its rule line replaced by ``rule``: pandoc sizes the
+    columns of a wide table by the dashes under each heading."""
+    lines = text.splitlines()
+    lines[1] = rule
+    return "\n".join(lines)
+
+
 def depth_table(stats):
     """One data set's sweep as a markdown table: per configuration, final validation and
-    training accuracy (mean and std over the seeds), the min-max of validation, parameters."""
-    rows = [[label, s["depth"], s["n_params"],
-             f"{percent(s['val_acc_mean'], 2)} $\\pm$ {100 * s['val_acc_std']:.2f}",
-             f"{percent(s['val_acc_min'], 2)} - {percent(s['val_acc_max'], 2)}",
-             f"{percent(s['train_acc_mean'], 2)} $\\pm$ {100 * s['train_acc_std']:.2f}",
-             f"{s['seconds']:.1f}"]
+    training accuracy in % (mean and std over the seeds), the min-max of validation,
+    parameters, seconds."""
+    rows = [[label, s["depth"], s["n_params"], _mean_std(s["val_acc_mean"], s["val_acc_std"]),
+             f"{_pc(s['val_acc_min'])} - {_pc(s['val_acc_max'])}",
+             _mean_std(s["train_acc_mean"], s["train_acc_std"]), f"{s['seconds']:.1f}"]
             for label, s in stats.items()]
-    text = markdown_table(["network", "layers", "parameters", "validation, mean $\\pm$ std",
-                           "validation, min - max", "training, mean $\\pm$ std",
+    text = markdown_table(["network", "layers", "parameters", "validation %, mean $\\pm$ std",
+                           "validation %, min - max", "training %, mean $\\pm$ std",
                            "seconds per run"], rows, align="lrrrrrr")
-    # pandoc sizes the columns of a wide table by the dashes under each heading.
-    lines = text.splitlines()
-    lines[1] = "|:---------------|-----:|--------:|---------------:|-----------------:|---------------:|-------:|"
-    return "\n".join(lines)
+    return _sized(text, "|:----------------|------:|----------:|----------------:|"
+                        "--------------:|----------------:|--------:|")
 
 
 def headline_table(best_network, stats):
     """The headline network of every data set (``{name: best_network_record(...)}``) beside the
-    best configuration of its depth sweep (``{name: {label: aggregate(...)}}``)."""
+    best configuration of its depth sweep (``{name: {label: aggregate(...)}}``), in %."""
     rows = []
     for name, b in best_network.items():
         top = max(stats[name], key=lambda k: stats[name][k]["val_acc_mean"])
-        rows.append([name, " / ".join(percent(a, 2) for a in b["val_accs"]),
-                     f"{percent(b['val_acc_mean'], 2)} $\\pm$ {100 * b['val_acc_std']:.2f}",
-                     percent(b["train_acc_mean"], 2),
-                     f"{percent(stats[name][top]['val_acc_mean'], 2)} ({top})"])
+        rows.append([name, " / ".join(_pc(a) for a in b["val_accs"]),
+                     _mean_std(b["val_acc_mean"], b["val_acc_std"]), _pc(b["train_acc_mean"]),
+                     f"{_pc(stats[name][top]['val_acc_mean'])} ({top})"])
     seeds = ", ".join(str(s) for s in next(iter(best_network.values()))["seeds"])
-    text = markdown_table(["data set", f"validation, seeds {seeds}", "validation, mean $\\pm$ std",
-                           "training, mean", "best of the depth sweep"], rows, align="lrrrr")
-    lines = text.splitlines()
-    lines[1] = "|:---------|--------------------------:|-------------:|---------:|--------------------:|"
-    return "\n".join(lines)
+    text = markdown_table(["data set", f"validation %, seeds {seeds}",
+                           "validation %, mean $\\pm$ std", "training %, mean",
+                           "best of the depth sweep, validation %"], rows, align="lrrrr")
+    return _sized(text, "|:----------|----------------------:|--------------:|---------:|"
+                        "-----------------------:|")
 
 
 def decision_grid(net, X, resolution=200, margin=0.05):
@@ -390,14 +403,10 @@ def summary_rows(inputs_dir, softmax="13_softmax_sgd.json", network="24_network_
     return rows
 
 
-def _acc(entry, key="val_acc"):
-    return "n/a" if entry is None else percent(entry[key], 2)
-
-
 def summary_table(rows):
-    """The summary as one markdown table: per data set, the linear optimum, the best softmax by
-    SGD (with its configuration), the best network (mean $\\pm$ std and min-max over seeds, with its
-    configuration). Final-epoch validation accuracies."""
+    """The summary as one markdown table: per data set, the final validation accuracy (%) of the
+    linear optimum, of the best softmax by SGD (with its configuration) and of the best network
+    (mean $\\pm$ std and min - max over the seeds, with its configuration)."""
     table = []
     for name, r in rows.items():
         net = r["network"]
@@ -405,19 +414,18 @@ def summary_table(rows):
             net_text, net_config = "n/a", "n/a"
         else:
             accs = net["val_accs"]
-            net_text = (f"{percent(net['val_acc_mean'], 2)} $\\pm$ {100 * net['val_acc_std']:.2f} "
-                        f"({percent(min(accs), 2)} - {percent(max(accs), 2)}, "
-                        f"{len(accs)} seeds)")
+            net_text = (f"{_mean_std(net['val_acc_mean'], net['val_acc_std'])} "
+                        f"({_pc(min(accs))} - {_pc(max(accs))}, {len(accs)} seeds)")
             net_config = net["config"]
-        table.append([name, _acc(r["optimum"]), _acc(r["softmax"]),
+        table.append([name, "n/a" if r["optimum"] is None else _pc(r["optimum"]["val_acc"]),
+                      "n/a" if r["softmax"] is None else _pc(r["softmax"]["val_acc"]),
                       "n/a" if r["softmax"] is None else r["softmax"]["config"],
                       net_text, net_config])
-    text = markdown_table(["data set", "linear optimum", "softmax by SGD", "its configuration",
-                           "best network", "its configuration"], table, align="lrrlrl")
-    # pandoc sizes the columns of a wide table by the dashes under each heading.
-    lines = text.splitlines()
-    lines[1] = "|:---------|---------:|---------:|:-----------------|-----------------:|:--------------------|"
-    return "\n".join(lines)
+    text = markdown_table(["data set", "linear optimum %", "softmax by SGD %",
+                           "its configuration", "best network %, mean $\\pm$ std (min - max)",
+                           "its configuration"], table, align="lrrlrl")
+    return _sized(text, "|:---------|--------:|--------:|:-------------------|"
+                        "----------------------:|:--------------------|")
 
 
 def summary_paragraph(rows):
