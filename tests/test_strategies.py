@@ -259,7 +259,38 @@ def test_tuning_table_and_figure(rng):
     assert "0.1: 80.00%, **0.3: 90.00%**, diverged" in table
     runs = {"SGD": fake_run("SGD", 0.9), "Adam": fake_run("Adam", 0.95, curve=(0.8, 0.95))}
     fig = st.strategies_figure(runs, title="toy")
-    left, right = fig.axes[:2]
-    assert len(left.lines) == 2 and len(right.lines) == 2
+    (left, right), (zoom_left, zoom_right) = np.asarray(fig.axes[:4]).reshape(2, 2)
+    assert all(len(ax.lines) == 2 for ax in fig.axes[:4])
     assert list(right.lines[1].get_xdata()) == [0.5, 1.0]
-    assert left.get_ylim()[0] < 90 and left.get_ylim()[1] > 95
+    assert left.get_ylim()[0] < 80 and left.get_ylim()[1] > 95
+    assert zoom_left.get_ylim() == pytest.approx((92.0, 95.3))
+
+
+def test_overall_findings():
+    def findings(accs, seconds):
+        runs = {label: [fake_run(label, a, seconds.get(label, 1.0))]
+                for label, a in accs.items()}
+        return st.strategy_findings(runs)
+    f1 = findings({"SGD": 0.90, "Adam + cosine": 0.95, "alternating": 0.951,
+                   "layer by layer": 0.93}, {"alternating": 1.5})
+    f2 = findings({"SGD": 0.90, "Adam + cosine": 0.91, "alternating": 0.899,
+                   "layer by layer": 0.95}, {})
+    o = st.overall_findings({"a": f1, "b": f2})
+    assert o["winners"] == {"a": "alternating", "b": "layer by layer"}
+    assert o["beat_baseline_everywhere"] == ["Adam + cosine", "layer by layer"]
+    assert o["against_base"]["alternating"]["a"] == {"delta": pytest.approx(0.001),
+                                                     "time_ratio": 1.5}
+    assert o["against_base"]["layer by layer"]["b"]["delta"] == pytest.approx(0.04)
+    text = st.overall_paragraph(o)
+    assert "Winners: alternating on a; layer by layer on b." in text
+    assert "alternating is level on a (+0.10 points, 1.50 times its seconds), behind on b" in text
+    assert "layer by layer is behind on a (-2.00 points" in text
+
+
+def test_edge_choices_and_note():
+    tunings = {"a": st.Tuning("a", 0.1, {0.1: 0.9, 0.3: 0.8}),
+               "b": st.Tuning("b", 0.3, {0.1: 0.8, 0.3: 0.9, 1.0: 0.7}),
+               "c": st.Tuning("c", 1.0, {0.1: 0.8, 0.3: 0.85, 1.0: 0.9})}
+    assert st.edge_choices(tunings) == {"a": "smallest", "c": "largest"}
+    assert "for a (the smallest) and c (the largest)" in st.tuning_note(tunings)
+    assert st.tuning_note({"b": tunings["b"]}).startswith("Every chosen rate lies inside")

@@ -309,7 +309,7 @@ def tune(strategy, net, theta0, Xt, Ct, *, epochs, batch_size, seed, holdout=0.2
 
 
 def compare(dataset, strategies=STRATEGIES, *, depth, width, epochs, batch_size, seeds,
-            tune_epochs, eval_size=None, activation="tanh"):
+            tune_epochs, eval_size=None, activation="tanh", holdout=0.2):
     """Tune every strategy on ``dataset`` (with the first seed), then train it from every seed
     in ``seeds``: for one seed, every strategy starts from the same initial weights (drawn from
     that seed) and draws its mini-batches from the same seed. Returns ``(runs, tunings)``:
@@ -322,7 +322,7 @@ def compare(dataset, strategies=STRATEGIES, *, depth, width, epochs, batch_size,
     for strategy in strategies:
         tunings[strategy.label] = tuning = tune(
             strategy, nets[first], theta0[first], dataset.Xt, dataset.Ct, epochs=tune_epochs,
-            batch_size=batch_size, seed=first, eval_size=eval_size)
+            batch_size=batch_size, seed=first, holdout=holdout, eval_size=eval_size)
         runs[strategy.label] = [
             run_strategy(strategy, nets[seed], theta0[seed], dataset.Xt, dataset.Ct, dataset.Xv,
                          dataset.Cv, lr=tuning.lr, epochs=epochs, batch_size=batch_size,
@@ -392,6 +392,59 @@ def strategy_findings(runs, baseline="SGD", tie=TIE, reach=0.005):
         "tie": tie,
         "stats": stats,
     }
+
+
+def overall_findings(findings, baseline="SGD", base="Adam + cosine",
+                     variants=("alternating", "layer by layer")):
+    """Across data sets (``{dataset: strategy_findings(...)}``): the winners, the strategies
+    that beat ``baseline`` by more than the tie on every data set, and how each of
+    ``variants`` (built on ``base``) compares with ``base``: the difference of mean final
+    validation accuracy and the ratio of seconds, per data set."""
+    def acc(f, label):
+        return f["stats"][label]["val_acc_mean"]
+
+    labels = list(next(iter(findings.values()))["stats"])
+    everywhere = [label for label in labels
+                  if all(label in f["beat_baseline"] for f in findings.values())]
+    against_base = {
+        variant: {name: {"delta": (None if f["stats"][variant]["diverged"]
+                                   or f["stats"][base]["diverged"]
+                                   else acc(f, variant) - acc(f, base)),
+                         "time_ratio": (None if f["stats"][variant]["diverged"]
+                                        or f["stats"][base]["diverged"]
+                                        else f["stats"][variant]["seconds_mean"]
+                                        / f["stats"][base]["seconds_mean"])}
+                  for name, f in findings.items()}
+        for variant in variants}
+    return {"winners": {name: f["winner"] for name, f in findings.items()},
+            "baseline": baseline, "base": base, "beat_baseline_everywhere": everywhere,
+            "against_base": against_base,
+            "tie": next(iter(findings.values()))["tie"]}
+
+
+def overall_paragraph(o):
+    """The closing verdict across data sets, from :func:`overall_findings`."""
+    winners = "; ".join(f"{label} on {name}" for name, label in o["winners"].items())
+    text = [f"Winners: {winners}."]
+    if o["beat_baseline_everywhere"]:
+        text.append(f"Beating plain {o['baseline']} by more than {_points(o['tie'])} on every "
+                    f"data set: {_names(o['beat_baseline_everywhere'])}.")
+    else:
+        text.append(f"No strategy beats plain {o['baseline']} by more than "
+                    f"{_points(o['tie'])} on every data set.")
+    for variant, per in o["against_base"].items():
+        parts = []
+        for name, d in per.items():
+            if d["delta"] is None:
+                parts.append(f"diverged on {name}")
+                continue
+            verdict = ("level" if abs(d["delta"]) <= o["tie"] else
+                       "ahead" if d["delta"] > 0 else "behind")
+            parts.append(f"{verdict} on {name} ({100 * d['delta']:+.2f} points, "
+                         f"{d['time_ratio']:.2f} times its seconds)")
+        text.append(f"Against {o['base']}, the same optimizer and schedule stepping all "
+                    f"parameters at once, {variant} is " + ", ".join(parts) + ".")
+    return " ".join(text)
 
 
 def _points(delta):
@@ -499,39 +552,65 @@ def tuning_table(tunings):
     return markdown_table(["strategy", "rate: held-out accuracy"], rows, align="ll")
 
 
-def strategies_figure(runs, title=None):
+def edge_choices(tunings):
+    """``{label: "smallest" | "largest"}`` for the strategies whose chosen rate is at an end
+    of the rates tried (a better rate may lie beyond)."""
+    edges = {}
+    for label, t in tunings.items():
+        tried = sorted(t.scores)
+        if len(tried) > 1 and t.lr == tried[0]:
+            edges[label] = "smallest"
+        elif len(tried) > 1 and t.lr == tried[-1]:
+            edges[label] = "largest"
+    return edges
+
+
+def tuning_note(tunings):
+    """One sentence on whether the chosen rates lie inside the rates tried."""
+    edges = edge_choices(tunings)
+    if not edges:
+        return "Every chosen rate lies inside the rates tried: a worse rate on either side."
+    listed = _names([f"{label} (the {end})" for label, end in edges.items()])
+    return (f"The chosen rate is at an end of the rates tried for {listed}: a better rate may "
+            "lie beyond it; every other chosen rate has a worse one on either side.")
+
+
+def strategies_figure(runs, title=None, zoom_points=3.0):
     """Validation accuracy (on the recorder's subsample) against epochs (left) and against
     seconds of training (right), one colour per strategy; ``runs`` is ``{label: StrategyRun}``
-    (one seed)."""
+    (one seed). Top row: the whole range; bottom row: a zoom on the last ``zoom_points``
+    points below the highest accuracy reached."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     from .plots import WIDTH
 
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), sharey=True)
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.2), sharex="col")
     finished = {label: run for label, run in runs.items() if run.curves["epoch"]}
     styles = ["-", "-", "--", "-", "-", "--", "-."]
     for i, (label, run) in enumerate(finished.items()):
         c = run.curves
         acc = 100 * np.asarray(c["val_acc"])
         style = dict(color=f"C{i}", ls=styles[i % len(styles)], lw=1.2, label=label)
-        axes[0].plot(c["epoch"], acc, **style)
-        axes[1].plot(c["seconds"], acc, **style)
-    # Frame the upper part: from a little under the lowest final accuracy to the top.
-    finals = [100 * run.curves["val_acc"][-1] for run in finished.values()]
+        for row in axes:
+            row[0].plot(c["epoch"], acc, **style)
+            row[1].plot(c["seconds"], acc, **style)
     peak = max(100 * max(run.curves["val_acc"]) for run in finished.values())
-    lo = min(finals)
-    axes[0].set_ylim(lo - 0.25 * (peak - lo + 1), peak + 0.08 * (peak - lo + 1))
-    axes[0].set_xlabel("epoch")
-    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-    axes[1].set_xlabel("seconds of training")
-    axes[0].set_ylabel("validation accuracy (%)")
-    for ax in axes:
+    for ax in axes[1]:
+        ax.set_ylim(peak - zoom_points, peak + 0.1 * zoom_points)
+    axes[0, 0].set_title("against epochs", fontsize=9)
+    axes[0, 1].set_title("against seconds of training", fontsize=9)
+    axes[1, 0].set_xlabel("epoch")
+    axes[1, 0].xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    axes[1, 1].set_xlabel("seconds of training")
+    axes[0, 0].set_ylabel("validation accuracy (%)")
+    axes[1, 0].set_ylabel(f"zoom: top {zoom_points:g} points")
+    for ax in axes.flat:
         ax.grid(True, alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=min(len(labels), 4), fontsize=8, frameon=False)
     return fig
