@@ -242,8 +242,8 @@ def depth_table(stats):
     text = markdown_table(["network", "layers", "parameters", "validation %, mean $\\pm$ std",
                            "validation %, min - max", "training %, mean $\\pm$ std",
                            "seconds per run"], rows, align="lrrrrrr")
-    return _sized(text, "|:----------------|------:|----------:|----------------:|"
-                        "--------------:|----------------:|--------:|")
+    return _sized(text, "|:-------------------|------:|---------:|----------------:|"
+                        "----------------:|----------------:|-------:|")
 
 
 def headline_table(best_network, stats):
@@ -424,8 +424,8 @@ def summary_table(rows):
     text = markdown_table(["data set", "linear optimum %", "softmax by SGD %",
                            "its configuration", "best network %, mean $\\pm$ std (min - max)",
                            "its configuration"], table, align="lrrlrl")
-    return _sized(text, "|:---------|--------:|--------:|:-------------------|"
-                        "----------------------:|:--------------------|")
+    return _sized(text, "|:----------|----------:|----------:|:-------------------|"
+                        "---------------------:|:-------------------|")
 
 
 def summary_paragraph(rows):
