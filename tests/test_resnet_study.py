@@ -95,6 +95,9 @@ def test_study_findings_text_and_figures(rng, tmp_path):
     study = rs.resnet_study(data, [3, 4], 4, [0, 1], grad_batch=50, **fixed)
     assert list(study["runs"]) == [p["label"] for p in study["pairs"]]
     assert study["norms"]["resnet 4 x 4"].shape == (2, 4)
+    assert study["final_norms"]["resnet 4 x 4"].shape == (2, 4)
+    # Training moved the weights, so the gradients on the same batch changed.
+    assert not np.allclose(study["final_norms"]["standard 3 x 5"], study["norms"]["standard 3 x 5"])
     # Seeded: the same seed gives the same initial gradients and the same training.
     again = rs.resnet_study(data, [3], 4, [0], grad_batch=50, **fixed)
     np.testing.assert_array_equal(again["norms"]["resnet 3 x 4"][0],
@@ -142,10 +145,62 @@ def test_findings_verdict_on_made_up_runs():
     study = {"pairs": pairs,
              "runs": {"s": [run(0.80, 0, "standard"), run(0.82, 1, "standard")],
                       "r": [run(0.95, 0, "resnet"), run(0.96, 1, "resnet")]},
-             "norms": {"s": np.array([[1.0, 0.01, 1.0]]), "r": np.array([[1.0, 1.0, 1.0]])}}
+             "norms": {"s": np.array([[1.0, 0.01, 1.0]]), "r": np.array([[1.0, 1.0, 1.0]])},
+             "final_norms": {"s": np.array([[1.0, 0.001, 1.0]]),
+                             "r": np.array([[1.0, 2.0, 1.0]])}}
     _, (f,) = rs.resnet_findings(study)
     assert f["verdict"] == "resnet" and f["separated"]
     assert f["lead"] == pytest.approx(0.145)
     assert f["resnet_reach"] == 2 and f["standard_reach"] is None
     assert f["standard_ratio"] == pytest.approx(0.01) and f["resnet_ratio"] == 1.0
+    assert f["standard_final_ratio"] == pytest.approx(0.001) and f["resnet_final_ratio"] == 2.0
     assert "ResNet ends ahead" in rs.resnet_paragraph("x", [f])
+    overall = rs.overall_findings({"x": [f]})
+    assert overall["resnet_wins"] == 1 and overall["deep_mean_lead"] == pytest.approx(0.145)
+    assert "vanishes in the deep standard network as it trains" in rs.overall_paragraph(overall)
+    assert "1,000 times less" in rs.overall_paragraph(overall)
+
+
+def test_rate_check_findings():
+    main = [{"layers": 10, "standard_val": 0.97, "resnet_val": 0.97},
+            {"layers": 20, "standard_val": 0.40, "resnet_val": 0.93}]
+    recovered = [{"layers": 20, "standard_val": 0.93, "resnet_val": 0.934}]
+    r = rs.rate_check_findings(main, recovered, 0.003, 0.001)
+    assert r["recovers"] and r["main_gap"] == pytest.approx(0.53)
+    assert "tolerance to the larger rate" in rs.rate_check_paragraph("x", r)
+    stuck = [{"layers": 20, "standard_val": 0.50, "resnet_val": 0.93}]
+    r = rs.rate_check_findings(main, stuck, 0.003, 0.001)
+    assert not r["recovers"]
+    assert "stays behind" in rs.rate_check_paragraph("x", r)
+
+
+def test_notebook_follows_the_report_conventions():
+    import ast
+    import importlib
+    import json
+    from pathlib import Path
+
+    stem = "27_resnet_vs_standard"
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb")
+                    .read_text())
+    cells = nb["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    assert cells[0]["cell_type"] == "markdown"
+    assert text[0].splitlines()[0] == "# 2.7 ResNet vs standard network"
+    assert cells[2]["metadata"].get("tags") == ["parameters"]
+    params = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(text[2]).body}
+    assert params["quick"] is False and params["results_path"] == f"build/notebooks/{stem}.json"
+    assert params["datasets"] == ["swissroll", "peaks", "gmm"]
+    assert len(params["seeds"]) >= 3 and all(10 <= d <= 20 for d in params["depths"])
+    for cell, source in zip(cells, text):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, "stored with outputs"
+            tree = ast.parse(source)
+            assert not any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in ast.walk(tree))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("scratchnet"):
+                    module = importlib.import_module(node.module)
+                    missing = [a.name for a in node.names if not hasattr(module, a.name)]
+                    assert not missing, f"{stem} imports {missing} from {node.module}"
+        else:
+            assert not any("\u0370" <= ch <= "\u03ff" for ch in source), "raw Greek in markdown"

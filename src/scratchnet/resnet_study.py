@@ -84,36 +84,47 @@ def layer_gradient_norms(net, X, C):
     return np.array(norms)
 
 
-def initial_gradient_norms(config, dataset, batch_size, rng):
-    """:func:`layer_gradient_norms` of the network ``config`` builds (the very weights its
-    training run starts from) on a random training batch of ``batch_size`` drawn from ``rng``."""
-    net, _ = build_network(full_config({**config, "data": dataset.name}), dataset)
+def gradient_batch(dataset, batch_size, rng):
+    """A random batch of ``batch_size`` training samples (X, C), drawn from ``rng``."""
     keep = rng.choice(dataset.Xt.shape[1], size=min(batch_size, dataset.Xt.shape[1]),
                       replace=False)
-    return layer_gradient_norms(net, dataset.Xt[:, keep], dataset.Ct[:, keep])
+    return dataset.Xt[:, keep], dataset.Ct[:, keep]
+
+
+def initial_gradient_norms(config, dataset, X, C):
+    """:func:`layer_gradient_norms` on X, C of the network ``config`` builds: the very
+    weights its training run starts from."""
+    net, _ = build_network(full_config({**config, "data": dataset.name}), dataset)
+    return layer_gradient_norms(net, X, C)
 
 
 def resnet_study(dataset, depths, resnet_width, seeds, grad_batch=512, **fixed):
     """Train the standard and ResNet networks of every depth from every seed on ``dataset``
-    and measure their gradient norms per layer at initialisation.
+    and measure their gradient norms per layer at initialisation and after training.
 
     ``fixed`` holds the rest of the configuration (optimizer, lr, schedule, epochs,
-    eval_size, ...), the same for both architectures. Returns ``{"pairs": pair_configs(...),
-    "runs": {label: [Run per seed]}, "norms": {label: array seeds x layers}}``.
+    eval_size, ...), the same for both architectures. The gradient norms of a seed are
+    measured on one random training batch of ``grad_batch`` samples (drawn from the seed),
+    before and after training. Returns ``{"pairs": pair_configs(...), "runs": {label: [Run
+    per seed]}, "norms": {label: array seeds x layers}, "final_norms": {the same, after
+    training}}``.
     """
     pairs = pair_configs(dataset.n_features, dataset.n_classes, depths, resnet_width)
-    runs, norms = {}, {}
+    runs, norms, final_norms = {}, {}, {}
     for pair in pairs:
         configs = [{**fixed, **pair["config"], "activation": "tanh", "seed": seed}
                    for seed in seeds]
-        norms[pair["label"]] = np.array([
-            initial_gradient_norms(c, dataset, grad_batch, np.random.default_rng(c["seed"]))
-            for c in configs])
+        batches = [gradient_batch(dataset, grad_batch, np.random.default_rng(c["seed"]))
+                   for c in configs]
+        norms[pair["label"]] = np.array([initial_gradient_norms(c, dataset, X, C)
+                                         for c, (X, C) in zip(configs, batches)])
         runs[pair["label"]] = [train_config(c, dataset) for c in configs]
+        final_norms[pair["label"]] = np.array([layer_gradient_norms(run.net, X, C) for run, (X, C)
+                                               in zip(runs[pair["label"]], batches)])
         if runs[pair["label"]][0].net.n_params != pair["n_params"]:
             raise AssertionError(f"{pair['label']}: the count formula gives {pair['n_params']}, "
                                  f"the network has {runs[pair['label']][0].net.n_params}")
-    return {"pairs": pairs, "runs": runs, "norms": norms}
+    return {"pairs": pairs, "runs": runs, "norms": norms, "final_norms": final_norms}
 
 
 def mean_curves(runs):
@@ -174,6 +185,8 @@ def resnet_findings(study, tie=TIE, reach=REACH):
             "resnet_reach": reached["resnet"],
             "standard_ratio": gradient_ratio(study["norms"][labels["standard"]]),
             "resnet_ratio": gradient_ratio(study["norms"][labels["resnet"]]),
+            "standard_final_ratio": gradient_ratio(study["final_norms"][labels["standard"]]),
+            "resnet_final_ratio": gradient_ratio(study["final_norms"][labels["resnet"]]),
             "standard_params": s["n_params"], "resnet_params": r["n_params"],
             "tie": tie, "reach": reach})
     return stats, findings
@@ -209,7 +222,9 @@ def accuracy_table(stats):
 
 
 def _epochs(n):
-    return "never (in this budget)" if n is None else f"epoch {n}"
+    if n is None:
+        return "more epochs than the budget"
+    return f"{n} epoch" + ("s" if n > 1 else "")
 
 
 def resnet_paragraph(name, findings):
@@ -229,31 +244,44 @@ def resnet_paragraph(name, findings):
                         f"{percent(f['standard_val'], 2)}), " +
                         ("a lead no seed contradicts (the spreads do not overlap)."
                          if f["separated"] else "but the seeds' spreads overlap."))
-        text.append(f"Within {100 * f['reach']:.0f} point of the better final mean "
-                    f"({percent(f['target'], 2)}), the ResNet arrives at "
-                    f"{_epochs(f['resnet_reach'])} and the standard network at "
-                    f"{_epochs(f['standard_reach'])}.")
-        text.append(f"At initialisation the gradient reaching the first square layer is "
+        text.append(f"Coming within {100 * f['reach']:.0f} point of the better final mean "
+                    f"({percent(f['target'], 2)}) takes the ResNet {_epochs(f['resnet_reach'])} "
+                    f"and the standard network {_epochs(f['standard_reach'])}.")
+        text.append(f"The gradient reaching the first square layer is "
                     f"{f['standard_ratio']:.3g} times the last layer's in the standard network "
-                    f"and {f['resnet_ratio']:.3g} times in the ResNet.")
+                    f"and {f['resnet_ratio']:.3g} times in the ResNet at initialisation; after "
+                    f"training, {f['standard_final_ratio']:.3g} and "
+                    f"{f['resnet_final_ratio']:.3g}.")
     return " ".join(text)
+
+
+def _factor(x):
+    """A factor for text: 3 significant digits, thousands written out (1,150 not 1.15e+03)."""
+    return f"{x:,.0f}" if x >= 999.5 else f"{x:.3g}"
+
+
+def _geomean(values):
+    return float(np.exp(np.mean(np.log(values))))
 
 
 def overall_findings(findings_by_data):
     """Across data sets and depths: how many comparisons each architecture wins, the largest
-    ResNet lead, and the geometric means of the gradient ratios at the deepest depth."""
+    ResNet lead, and at the deepest depth the mean leads and the geometric means of the
+    gradient ratios, at initialisation and after training."""
     all_f = [(name, f) for name, fs in findings_by_data.items() for f in fs]
     deepest = max(f["layers"] for _, f in all_f)
     deep = [f for _, f in all_f if f["layers"] == deepest]
     best = max(all_f, key=lambda nf: nf[1]["lead"])
-    return {"comparisons": len(all_f),
-            "resnet_wins": sum(f["verdict"] == "resnet" for _, f in all_f),
-            "standard_wins": sum(f["verdict"] == "standard" for _, f in all_f),
-            "level": sum(f["verdict"] == "level" for _, f in all_f),
-            "largest_lead": best[1]["lead"], "largest_lead_at": f"{best[0]}, {best[1]['layers']} layers",
-            "deepest": deepest,
-            "deep_standard_ratio": float(np.exp(np.mean([np.log(f["standard_ratio"]) for f in deep]))),
-            "deep_resnet_ratio": float(np.exp(np.mean([np.log(f["resnet_ratio"]) for f in deep])))}
+    out = {"comparisons": len(all_f),
+           "resnet_wins": sum(f["verdict"] == "resnet" for _, f in all_f),
+           "standard_wins": sum(f["verdict"] == "standard" for _, f in all_f),
+           "level": sum(f["verdict"] == "level" for _, f in all_f),
+           "largest_lead": best[1]["lead"],
+           "largest_lead_at": f"{best[0]}, {best[1]['layers']} hidden layers",
+           "deepest": deepest, "deep_mean_lead": float(np.mean([f["lead"] for f in deep]))}
+    for key in ("standard_ratio", "resnet_ratio", "standard_final_ratio", "resnet_final_ratio"):
+        out[f"deep_{key}"] = _geomean([f[key] for f in deep])
+    return out
 
 
 def overall_paragraph(o):
@@ -264,17 +292,34 @@ def overall_paragraph(o):
         lead = "The standard network is the better architecture at these depths"
     else:
         lead = "Neither architecture wins overall at these depths"
-    return (f"{lead}: of {o['comparisons']} comparisons (data sets x depths, same parameter "
+    text = [f"{lead}: of {o['comparisons']} comparisons (data sets x depths, same parameter "
             f"count, optimizer and epochs), the ResNet wins {o['resnet_wins']}, the standard "
             f"network {o['standard_wins']}, and {o['level']} end level (within "
             f"{100 * TIE:.1f} points); the largest ResNet lead is "
-            f"{100 * o['largest_lead']:+.2f} points ({o['largest_lead_at']}). At "
-            f"{o['deepest']} hidden layers the gradient at the first square layer is, in "
-            f"geometric mean over the data sets, {o['deep_standard_ratio']:.3g} times the last "
-            f"layer's in the standard network against {o['deep_resnet_ratio']:.3g} in the ResNet"
-            + (": the skip connections carry the gradient back to the input undiminished, "
-               "where the tanh layers of the standard network shrink it."
-               if o["deep_resnet_ratio"] > o["deep_standard_ratio"] else "."))
+            f"{100 * o['largest_lead']:+.2f} points ({o['largest_lead_at']}), and at "
+            f"{o['deepest']} hidden layers the ResNet leads by {100 * o['deep_mean_lead']:+.2f} "
+            "points on average over the data sets."]
+    s0, r0 = o["deep_standard_ratio"], o["deep_resnet_ratio"]
+    s1, r1 = o["deep_standard_final_ratio"], o["deep_resnet_final_ratio"]
+    text.append(f"At {o['deepest']} hidden layers the gradient at the first square layer is, "
+                f"in geometric mean over the data sets, {s0:.3g} times the last layer's in the "
+                f"standard network against {r0:.3g} in the ResNet at initialisation, and "
+                f"{s1:.3g} against {r1:.3g} after training.")
+    if s1 < r1 and s1 < 0.1:
+        text.append(f"The gradient vanishes in the deep standard network as it trains: its "
+                    f"first square layer ends up receiving {_factor(1 / s1)} times less gradient than "
+                    "its last" + (f", where at initialisation the two architectures differed "
+                                  f"by a factor of {r0 / s0:.2g} only" if r0 / s0 < 10 else "")
+                    + f"; the skip connections of the ResNet keep it at {r1:.3g} times the last "
+                    "layer's, and its early layers go on learning.")
+    elif s0 < r0 and s1 < r1:
+        text.append("The gradient shrinks more on its way back to the input in the standard "
+                    "network than in the ResNet, whose skip connections carry it back.")
+    else:
+        text.append("The gradient norms alone do not separate the two architectures here: "
+                    "the difference in training comes from elsewhere (the conditioning of "
+                    "the deep composition rather than the size of its gradient).")
+    return " ".join(text)
 
 
 def curves_figure(study, title=None):
@@ -317,33 +362,66 @@ def curves_figure(study, title=None):
 
 
 def gradient_norms_figure(study, title=None):
-    """Gradient norm of every hidden layer's weights at initialisation against the layer
-    index (1 = next to the input), log scale: one panel per depth, both architectures,
-    the geometric mean over the seeds with every seed faint."""
+    """Gradient norm of every hidden layer's weights against the layer index (1 = next to the
+    input), log scale: one column per depth, at initialisation (top) and after training
+    (bottom), both architectures, the geometric mean over the seeds with every seed faint."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     from .plots import WIDTH
 
     depths = sorted({p["layers"] for p in study["pairs"]})
-    fig, axes = plt.subplots(1, len(depths), figsize=(WIDTH, 2.8), squeeze=False)
-    for pair in study["pairs"]:
-        ax = axes[0, depths.index(pair["layers"])]
-        norms = study["norms"][pair["label"]]
-        index = np.arange(1, norms.shape[1] + 1)
-        color = "C0" if pair["arch"] == "resnet" else "C3"
-        for row in norms:
-            ax.semilogy(index, row, "-", color=color, lw=0.6, alpha=0.3)
-        ax.semilogy(index, np.exp(np.log(norms).mean(axis=0)), "o-", color=color, ms=3,
-                    lw=1.3, label=pair["label"])
-    for ax, layers in zip(axes[0], depths):
-        ax.set_title(f"{layers} hidden layers", fontsize=9)
-        ax.set_xlabel("hidden layer (1 = next to the input)")
+    fig, axes = plt.subplots(2, len(depths), figsize=(WIDTH, 4.8), squeeze=False,
+                             sharey="row")
+    for row, key in enumerate(("norms", "final_norms")):
+        for pair in study["pairs"]:
+            ax = axes[row, depths.index(pair["layers"])]
+            norms = study[key][pair["label"]]
+            index = np.arange(1, norms.shape[1] + 1)
+            color = "C0" if pair["arch"] == "resnet" else "C3"
+            for seed_norms in norms:
+                ax.semilogy(index, seed_norms, "-", color=color, lw=0.6, alpha=0.3)
+            ax.semilogy(index, np.exp(np.log(norms).mean(axis=0)), "o-", color=color, ms=3,
+                        lw=1.3, label=pair["label"])
+    for col, layers in enumerate(depths):
+        axes[0, col].set_title(f"{layers} hidden layers: initial weights", fontsize=9)
+        axes[1, col].set_title(f"{layers} hidden layers: after training", fontsize=9)
+        axes[1, col].set_xlabel("hidden layer (1 = next to the input)")
+    for ax in axes.flat:
         ax.grid(True, which="both", alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel(r"$\|\partial F / \partial W^{(l)}\|_F$")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(r"$\|\partial F / \partial W^{(l)}\|_F$")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def rate_check_findings(main, check, lr, check_lr, reach=REACH):
+    """Whether the deepest comparison depends on the learning rate: ``main`` and ``check``
+    are the :func:`resnet_findings` lists of one data set at rate ``lr`` (all depths) and at
+    ``check_lr`` (the deepest depth, possibly fewer seeds). The standard network "recovers"
+    at ``check_lr`` when it ends within ``reach`` of the ResNet there."""
+    deep = max(main, key=lambda f: f["layers"])
+    (c,) = [f for f in check if f["layers"] == deep["layers"]]
+    return {"layers": deep["layers"], "lr": lr, "check_lr": check_lr,
+            "standard_val": deep["standard_val"], "resnet_val": deep["resnet_val"],
+            "check_standard_val": c["standard_val"], "check_resnet_val": c["resnet_val"],
+            "recovers": c["standard_val"] >= c["resnet_val"] - reach,
+            "main_gap": deep["resnet_val"] - deep["standard_val"], "reach": reach}
+
+
+def rate_check_paragraph(name, r):
+    """One sentence per data set from :func:`rate_check_findings`."""
+    text = (f"On **{name}**, with {r['layers']} hidden layers at rate {r['check_lr']:g}, the "
+            f"standard network ends at {percent(r['check_standard_val'], 2)} and the ResNet at "
+            f"{percent(r['check_resnet_val'], 2)} (at rate {r['lr']:g}: "
+            f"{percent(r['standard_val'], 2)} and {percent(r['resnet_val'], 2)}): ")
+    if r["recovers"] and r["main_gap"] > r["reach"]:
+        return text + ("the deep standard network trains at the smaller rate, so what the "
+                       "ResNet gains here is a tolerance to the larger rate.")
+    if r["recovers"]:
+        return text + "both train at either rate."
+    return text + "the deep standard network stays behind at the smaller rate too."
