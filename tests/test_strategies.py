@@ -1,4 +1,10 @@
 """Section 2.6's strategies: alternating steps, layer-by-layer training, tuning and the verdict."""
+import ast
+import importlib
+import json
+from pathlib import Path
+import re
+
 import matplotlib
 import numpy as np
 import pytest
@@ -129,6 +135,8 @@ def test_recorder_clock_and_fixed_subsample(rng):
     c = rec.curves()
     assert c["epoch"] == [1, 2, 3, 4]
     assert all(b >= a > 0 for a, b in zip(c["seconds"], c["seconds"][1:]))
+    assert all(b >= a >= 0 for a, b in zip(c["cpu_seconds"], c["cpu_seconds"][1:]))
+    assert c["cpu_seconds"][-1] > 0
     # The recorder's last figure is the network's on its subsample, not a stale one.
     assert c["val_acc"][-1] == net.evaluate(*rec.val_set)[1]
 
@@ -207,6 +215,7 @@ def test_compare_same_start_same_seed(rng):
 def fake_run(label, val_acc, seconds=1.0, curve=(0.5, 0.9), diverged=None):
     curves = {"epoch": list(range(1, len(curve) + 1)),
               "seconds": [seconds * (i + 1) / len(curve) for i in range(len(curve))],
+              "cpu_seconds": [2 * seconds * (i + 1) / len(curve) for i in range(len(curve))],
               "val_acc": list(curve), "train_acc": list(curve),
               "train_loss": [1.0] * len(curve), "val_loss": [1.0] * len(curve)}
     final = {} if diverged else {"val_acc": val_acc, "train_acc": val_acc,
@@ -239,10 +248,10 @@ def test_findings_and_verdict():
     assert "Behind it by more than 0.20 points: worse" in text
     assert "Diverged on some seed: broken" in text
     table = st.strategy_table(f, {label: st.Tuning(label, 0.1) for label in runs})
-    assert table.splitlines()[2].startswith("| momentum | 0.1 | 92.80% $\\pm$ 0.20")
+    assert table.splitlines()[2] == "| momentum | 0.1 | 92.80% $\\pm$ 0.20 | 92.80% | 1.50 | 3.00 | 1.00 |"
     assert "diverged (1 seeds)" in table
     summary = st.summary_table({"toy": f})
-    assert "**92.80% (1.5 s)**" in summary
+    assert "**92.80% (1.50 s)**" in summary
 
 
 def test_verdict_when_nothing_beats_sgd():
@@ -263,7 +272,7 @@ def test_tuning_table_and_figure(rng):
     assert all(len(ax.lines) == 2 for ax in fig.axes[:4])
     assert list(right.lines[1].get_xdata()) == [0.5, 1.0]
     assert left.get_ylim()[0] < 80 and left.get_ylim()[1] > 95
-    assert zoom_left.get_ylim() == pytest.approx((92.0, 95.3))
+    assert zoom_left.get_ylim() == pytest.approx((93.5, 95.15))
 
 
 def test_overall_findings():
@@ -280,10 +289,11 @@ def test_overall_findings():
     assert o["beat_baseline_everywhere"] == ["Adam + cosine", "layer by layer"]
     assert o["against_base"]["alternating"]["a"] == {"delta": pytest.approx(0.001),
                                                      "time_ratio": 1.5}
+    assert f1["stats"]["alternating"]["cpu_seconds_mean"] == 3.0
     assert o["against_base"]["layer by layer"]["b"]["delta"] == pytest.approx(0.04)
     text = st.overall_paragraph(o)
     assert "Winners: alternating on a; layer by layer on b." in text
-    assert "alternating is level on a (+0.10 points, 1.50 times its seconds), behind on b" in text
+    assert "alternating is level on a (+0.10 points, 1.50 times its CPU time), behind on b" in text
     assert "layer by layer is behind on a (-2.00 points" in text
 
 
@@ -294,3 +304,34 @@ def test_edge_choices_and_note():
     assert st.edge_choices(tunings) == {"a": "smallest", "c": "largest"}
     assert "for a (the smallest) and c (the largest)" in st.tuning_note(tunings)
     assert st.tuning_note({"b": tunings["b"]}).startswith("Every chosen rate lies inside")
+
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "26_optimizers.ipynb"
+
+
+def test_notebook_layout_and_clean_storage():
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    text = ["".join(cell["source"]) for cell in cells]
+    assert text[0].splitlines()[0] == "# 2.6 Optimization strategies"
+    assert cells[1]["cell_type"] == "code" and "import" in text[1]
+    assert cells[2]["metadata"].get("tags") == ["parameters"]
+    values = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(text[2]).body}
+    assert values["quick"] is False
+    assert values["results_path"] == "build/notebooks/26_optimizers.json"
+    assert values["datasets"] == ["swissroll", "peaks", "gmm"]
+    for i, (cell, source) in enumerate(zip(cells, text)):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"cell {i}"
+            assert not any(isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef))
+                           for node in ast.walk(ast.parse(source))), f"cell {i} defines"
+        else:
+            assert not re.findall(r"[\u0370-\u03ff]", source), f"cell {i}: raw Greek"
+    code = "\n".join(s for c, s in zip(cells, text) if c["cell_type"] == "code")
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module.startswith("scratchnet"):
+            module = importlib.import_module(node.module)
+            assert all(hasattr(module, alias.name) for alias in node.names), node.module
+    names = [ast.unparse(node.args[1]) for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_figure"]
+    assert names == ["f'26_curves_{name}'"]
