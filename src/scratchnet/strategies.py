@@ -442,7 +442,7 @@ def overall_paragraph(o):
     else:
         text.append(f"No strategy beats plain {o['baseline']} by more than "
                     f"{_points(o['tie'])} on every data set.")
-    for variant, per in o["against_base"].items():
+    for index, (variant, per) in enumerate(o["against_base"].items()):
         parts = []
         for name, d in per.items():
             if d["delta"] is None:
@@ -452,8 +452,9 @@ def overall_paragraph(o):
                        "ahead" if d["delta"] > 0 else "behind")
             parts.append(f"{verdict} on {name} ({100 * d['delta']:+.2f} points, "
                          f"{d['time_ratio']:.2f} times its CPU time)")
-        text.append(f"Against {o['base']}, the same optimizer and schedule stepping all "
-                    f"parameters at once, {variant} is " + ", ".join(parts) + ".")
+        against = (f"Against {o['base']}, the same optimizer and schedule stepping all "
+                   "parameters at once," if index == 0 else f"Against {o['base']},")
+        text.append(f"{against} {variant} is " + ", ".join(parts) + ".")
     return " ".join(text)
 
 
@@ -508,6 +509,23 @@ def verdict_paragraph(name, f):
     return " ".join(text)
 
 
+def _with_widths(table, widths):
+    """``table`` (from :func:`scratchnet.report.markdown_table`) with its rule line redrawn so
+    that pandoc, which sizes the columns of a long pipe table by the dashes of that line, gives
+    column ``i`` a share ``widths[i]`` of the text width; the alignment is kept."""
+    lines = table.splitlines()
+    cells = lines[1].strip("|").split("|")
+    if len(cells) != len(widths):
+        raise ValueError(f"{len(widths)} widths for {len(cells)} columns")
+    rule = []
+    for cell, width in zip(cells, widths):
+        left, right = cell.startswith(":"), cell.endswith(":")
+        dashes = "-" * max(3, width - left - right)
+        rule.append((":" if left else "") + dashes + (":" if right else ""))
+    lines[1] = "|" + "|".join(rule) + "|"
+    return "\n".join(lines)
+
+
 def strategy_table(f, tunings):
     """One data set's strategies, best first: the chosen rate, the final validation and
     training accuracy (whole sets, mean and spread over seeds), the mean wall and CPU seconds
@@ -526,10 +544,10 @@ def strategy_table(f, tunings):
                      f"{percent(s['train_acc_mean'], 2)}", f"{s['seconds_mean']:.2f}",
                      f"{s['cpu_seconds_mean']:.2f}",
                      "never" if reach is None else f"{reach:.2f}"])
-    return markdown_table(["strategy", "rate", "validation, mean $\\pm$ std", "training, mean",
-                           "seconds", "CPU seconds",
-                           f"seconds to within {100 * f['reach']:.1f} points"],
-                          rows, align="lrrrrrr")
+    table = markdown_table(["strategy", "rate", "validation", "training", "seconds",
+                            "CPU seconds", f"seconds to within {100 * f['reach']:.1f} points"],
+                           rows, align="lrrrrrr")
+    return _with_widths(table, [15, 6, 16, 9, 8, 8, 11])
 
 
 def summary_table(findings):
@@ -550,7 +568,8 @@ def summary_table(findings):
             cell = f"{percent(s['val_acc_mean'], 2)} ({s['seconds_mean']:.2f} s)"
             row.append(f"**{cell}**" if label == f["winner"] else cell)
         rows.append(row)
-    return markdown_table(["strategy"] + names, rows, align="l" + "r" * len(names))
+    return _with_widths(markdown_table(["strategy"] + names, rows, align="l" + "r" * len(names)),
+                        [16] + [20] * len(names))
 
 
 def tuning_table(tunings):
@@ -562,7 +581,8 @@ def tuning_table(tunings):
                   (f"**{lr:g}: {percent(s, 2)}**" if lr == t.lr else f"{lr:g}: {percent(s, 2)}"))
                  for lr, s in t.scores.items()]
         rows.append([label, ", ".join(cells)])
-    return markdown_table(["strategy", "rate: held-out accuracy"], rows, align="ll")
+    return _with_widths(markdown_table(["strategy", "rate: held-out accuracy"], rows,
+                                       align="ll"), [12, 60])
 
 
 def edge_choices(tunings):
