@@ -103,6 +103,10 @@ def test_overfitting_findings_falling_stalling_and_healthy():
                                                    0.8, 0.8])]
     f = rg.overfitting_findings(stalled)
     assert f["overfits"] and f["stalls"] and not f["falls"]
+    still_rising = [fake_run(0.0, 0, 1.0, 0.9, rising, np.linspace(0.5, 0.9, 10))]
+    f = rg.overfitting_findings(still_rising)
+    assert not f["overfits"] and f["gap"] == pytest.approx(0.1)
+    assert "still rises" in rg.overfitting_paragraph("x", f)
     healthy = [fake_run(0.0, 0, 1.0, 0.98, rising, np.linspace(0.58, 0.98, 10))]
     f = rg.overfitting_findings(healthy)
     assert not f["overfits"], f
@@ -129,10 +133,20 @@ def test_decay_findings_when_it_does_not_help():
     # The gap narrows only because the training accuracy falls: no help, no closing.
     stats = stats_of({0.0: (0.99, 0.87), 1e-4: (0.99, 0.868), 1e-2: (0.55, 0.49)})
     f = rg.decay_findings(stats)
-    assert not f["helps"] and not f["closes"] and f["best"] == 0.0
-    assert f["narrowest"] == 1e-2
+    assert not f["helps"] and not f["closes"] and f["best"] == 1e-4
+    assert f["narrowest"] == 1e-2 and f["harmful"] == [1e-2]
     text = rg.decay_paragraph("swissroll", f)
-    assert "does not help" in text and "underfitting" in text
+    assert "does not help" in text and "underfitting" in text and "-0.2 points" in text
+
+
+def test_a_gain_within_the_seeds_spread_does_not_count():
+    base = rg.run_stats([fake_run(0.0, 0, 1.0, 0.80), fake_run(0.0, 1, 1.0, 0.84)])
+    better = rg.run_stats([fake_run(1e-3, 0, 1.0, 0.83), fake_run(1e-3, 1, 1.0, 0.83)])
+    assert rg.margin(base, better, "val_acc") == pytest.approx(0.02)
+    f = rg.decay_findings({0.0: base, 1e-3: better})
+    assert f["gain"] == pytest.approx(0.01) and not f["helps"], f
+    f = rg.noise_findings(base, better)
+    assert not f["helps"] and not f["hurts"] and "no gain" in rg.noise_paragraph("x", f)
 
 
 def test_noise_findings_and_text():
@@ -150,13 +164,18 @@ def test_noise_findings_and_text():
 
 def test_labels_table_and_figure():
     assert rg.lam_label(0.0) == "$0$" and rg.lam_label(1e-3) == "$10^{-3}$"
-    assert rg.lam_eq(0.003) == "$\\lambda = 0.003$"
+    assert rg.lam_eq(0.003) == "$\\lambda = 3 \\cdot 10^{-3}$"
+    assert rg.lam_tex(2.5e-4) == "2.5 \\cdot 10^{-4}" and rg.lam_tex(1.0) == "10^{0}"
     stats = stats_of({0.0: (1.0, 0.8), 1e-2: (0.9, 0.85)})
     table = rg.decay_table(stats)
     assert table.count("\n") == 3 and "| $10^{-2}$ | 90.0%" in table
     runs = {0.0: [fake_run(0.0, 0, 1.0, 0.8, [0.5, 1.0], [0.5, 0.8])],
-            1e-2: [fake_run(1e-2, 0, 0.9, 0.85, [0.5, 0.9], [0.5, 0.85])]}
+            1e-2: [fake_run(1e-2, 0, 0.9, 0.85, [0.5, 0.9], [0.5, 0.85])],
+            1e-1: [fake_run(1e-1, 0, 0.3, 0.3, [0.3, 0.3], [0.3, 0.3])]}
+    stats = rg.decay_stats(runs)
     fig = rg.decay_figure(runs, stats, title="t")
     left, right = fig.axes[:2]
-    assert len(left.lines) == 4
-    assert [t.get_text() for t in right.get_xticklabels()] == ["$0$", "$10^{-2}$"]
+    assert len(left.lines) == 6
+    assert 40 < left.get_ylim()[0] < 50, f"frame {left.get_ylim()}: the collapsed run framed?"
+    assert [t.get_text() for t in right.get_xticklabels()] == ["$0$", "$10^{-2}$",
+                                                               "$10^{-1}$"]

@@ -181,27 +181,41 @@ def overfitting_findings(runs, tie=TIE):
             "overfits": bool(gap > 0.05 and (falls or stalls)), "tie": tie}
 
 
+def margin(a, b, key, tie=TIE):
+    """The smallest difference of the means of ``key`` ("val_acc", "gap", ...) between two
+    :func:`run_stats` that counts: ``tie``, or the larger spread (std over seeds) of the two if
+    that is wider, so that a difference the seeds alone could make is not read as an effect."""
+    return float(max(tie, a[f"{key}_std"], b[f"{key}_std"]))
+
+
 def decay_findings(stats, tie=TIE):
-    """What the sweep of one data set shows, from ``{lam: run_stats}`` (must hold lam = 0):
-    the penalty with the best mean validation accuracy and its gain over lam = 0; the penalty
-    with the smallest gap, and whether it closed the gap while keeping the validation accuracy
-    (within ``tie``) or only by losing training accuracy; the verdicts ``helps`` (validation
-    gains more than ``tie``) and ``closes`` (some penalty shrinks the gap by more than ``tie``
-    without losing validation accuracy)."""
+    """What the sweep of one data set shows, from ``{lam: run_stats}`` (must hold lam = 0 and
+    one positive penalty at least). Every comparison with lam = 0 uses :func:`margin`.
+
+    ``best``: the positive penalty with the best mean validation accuracy, and ``gain`` over
+    lam = 0; ``helps`` when that gain exceeds the margin. ``closing``: the penalties whose mean
+    gap is narrower than at lam = 0 by more than the margin while their validation accuracy is
+    not lower by more than the margin (``closes`` when there is one). ``harmful``: penalties
+    that lower the validation accuracy by more than the margin. ``narrowest``: the penalty with
+    the smallest gap, which may be bought by a training accuracy that falls (underfitting)."""
     base = stats[0.0]
-    best = max(stats, key=lambda lam: stats[lam]["val_acc_mean"])
+    penalties = [lam for lam in stats if lam > 0]
+    best = max(penalties, key=lambda lam: stats[lam]["val_acc_mean"])
     gain = stats[best]["val_acc_mean"] - base["val_acc_mean"]
-    keeping = [lam for lam in stats if lam > 0
-               and stats[lam]["val_acc_mean"] >= base["val_acc_mean"] - tie]
-    closing = [lam for lam in keeping if stats[lam]["gap_mean"] < base["gap_mean"] - tie]
+    closing = [lam for lam in penalties
+               if stats[lam]["val_acc_mean"] >= base["val_acc_mean"]
+               - margin(base, stats[lam], "val_acc", tie)
+               and stats[lam]["gap_mean"] < base["gap_mean"]
+               - margin(base, stats[lam], "gap", tie)]
+    harmful = [lam for lam in penalties if stats[lam]["val_acc_mean"]
+               < base["val_acc_mean"] - margin(base, stats[lam], "val_acc", tie)]
     narrowest = min(stats, key=lambda lam: stats[lam]["gap_mean"])
-    harmful = [lam for lam in stats if lam > 0
-               and stats[lam]["val_acc_mean"] < base["val_acc_mean"] - tie]
     return {"base_gap": base["gap_mean"], "base_val": base["val_acc_mean"],
             "base_train": base["train_acc_mean"],
             "best": best, "best_val": stats[best]["val_acc_mean"],
             "best_gap": stats[best]["gap_mean"], "best_train": stats[best]["train_acc_mean"],
-            "gain": float(gain), "helps": bool(best > 0 and gain > tie),
+            "gain": float(gain), "gain_margin": margin(base, stats[best], "val_acc", tie),
+            "helps": bool(gain > margin(base, stats[best], "val_acc", tie)),
             "narrowest": narrowest, "narrowest_gap": stats[narrowest]["gap_mean"],
             "narrowest_val": stats[narrowest]["val_acc_mean"],
             "narrowest_train": stats[narrowest]["train_acc_mean"],
@@ -210,13 +224,13 @@ def decay_findings(stats, tie=TIE):
 
 
 def lam_tex(lam):
-    """A penalty as LaTeX without the dollars: 0, 10^{-4}, 0.003."""
+    """A penalty as LaTeX without the dollars: 0, 10^{-4}, 3 \\cdot 10^{-4}."""
     if lam == 0:
         return "0"
-    exponent = np.log10(lam)
-    if np.isclose(exponent, round(exponent)):
-        return f"10^{{{int(round(exponent))}}}"
-    return f"{lam:g}"
+    exponent = int(np.floor(np.log10(lam) + 1e-9))
+    mantissa = lam / 10.0**exponent
+    power = f"10^{{{exponent}}}"
+    return power if np.isclose(mantissa, 1) else f"{mantissa:g} \\cdot {power}"
 
 
 def lam_label(lam):
@@ -272,6 +286,10 @@ def overfitting_paragraph(name, f):
         text += "the network overfits." if f["falls"] else (
             "the validation accuracy stalls well below the training accuracy, the network "
             "overfits.")
+    elif f["gap"] > 0.05:
+        text += ("a wide generalization gap, but the validation accuracy still rises with the "
+                 "training accuracy: no overfitting in the strict sense (validation falling or "
+                 "stalling while training rises), the small subset limits both.")
     else:
         text += "no clear overfitting by our criterion (gap over 5 points, validation falling " \
                 "or stalling while training rises)."
@@ -280,48 +298,53 @@ def overfitting_paragraph(name, f):
 
 def decay_paragraph(name, f):
     """Sentences on the penalty sweep of one data set, quoting ``decay_findings``."""
-    tie = f"{100 * f['tie']:.1f}"
+    rule = (f"more than {100 * f['tie']:.1f} points or the spread over the seeds, "
+            "whichever is larger")
     if f["helps"]:
         text = (f"**{name}**: the best penalty, {lam_eq(f['best'])}, raises the "
                 f"mean validation accuracy from {percent(f['base_val'])} to "
-                f"{percent(f['best_val'])} ({_points(f['gain'])}), with a gap of "
+                f"{percent(f['best_val'])} ({_points(f['gain'])}, beyond the margin of "
+                f"{100 * f['gain_margin']:.1f}), with a gap of "
                 f"{100 * f['best_gap']:.1f} points against {100 * f['base_gap']:.1f} without "
                 "penalty. ")
     else:
-        text = (f"**{name}**: no penalty improves the mean validation accuracy by more than "
-                f"{tie} points over $\\lambda = 0$ ({percent(f['base_val'])}; the best is "
-                f"{lam_eq(f['best'])} at {percent(f['best_val'])}): the L2 "
-                "penalty does not help here. ")
+        text = (f"**{name}**: the best penalty, {lam_eq(f['best'])}, changes the mean "
+                f"validation accuracy by {_points(f['gain'])} ({percent(f['base_val'])} "
+                f"$\\to$ {percent(f['best_val'])}), within the margin of "
+                f"{100 * f['gain_margin']:.1f} points: the L2 penalty does not help here. ")
     if f["closes"]:
-        text += ("The gap narrows by more than " + tie + " points without losing validation "
-                 "accuracy for " + _lam_set(f["closing"]) + ". ")
+        text += ("The gap narrows (by " + rule + ") without a loss of validation accuracy "
+                 "for " + _lam_set(f["closing"]) + ". ")
     else:
-        text += ("No penalty narrows the gap by more than "
-                 f"{tie} points while keeping the validation accuracy. ")
+        text += ("No penalty narrows the gap (by " + rule + ") while keeping the validation "
+                 "accuracy. ")
     if f["narrowest"] != 0.0 and f["narrowest"] not in f["closing"]:
         text += (f"The narrowest gap, {100 * f['narrowest_gap']:.1f} points at "
-                 f"{lam_eq(f['narrowest'])}, comes from a training accuracy that falls to "
+                 f"{lam_eq(f['narrowest'])}, comes with a training accuracy of "
                  f"{percent(f['narrowest_train'])} (validation {percent(f['narrowest_val'])}): "
                  "underfitting, not better generalization. ")
     if f["harmful"]:
-        text += ("Validation accuracy drops by more than " + tie + " points for "
+        text += ("The validation accuracy drops (by " + rule + ") for "
                  + _lam_set(f["harmful"]) + ".")
     return text.strip()
 
 
 def noise_findings(base, noisy, tie=TIE):
     """Input noise against no regularization, from two :func:`run_stats` (``base``: lam = 0,
-    no noise): the change of the mean validation accuracy and of the gap, and the verdicts
-    ``helps`` (validation gains more than ``tie``) and ``closes`` (the gap shrinks by more
-    than ``tie`` while the validation accuracy does not drop by more than ``tie``)."""
+    no noise), with the :func:`margin` of the two: the change of the mean validation accuracy
+    and of the gap, and the verdicts ``helps`` / ``hurts`` (validation up / down by more than
+    the margin) and ``closes`` (the gap shrinks by more than its margin while the validation
+    accuracy does not drop by more than its margin)."""
     gain = noisy["val_acc_mean"] - base["val_acc_mean"]
     gap_change = noisy["gap_mean"] - base["gap_mean"]
+    val_margin = margin(base, noisy, "val_acc", tie)
+    gap_margin = margin(base, noisy, "gap", tie)
     return {"noise": noisy["noise"], "base_val": base["val_acc_mean"],
-            "val": noisy["val_acc_mean"], "gain": float(gain),
+            "val": noisy["val_acc_mean"], "gain": float(gain), "val_margin": val_margin,
             "base_gap": base["gap_mean"], "gap": noisy["gap_mean"],
-            "gap_change": float(gap_change), "helps": bool(gain > tie),
-            "hurts": bool(gain < -tie),
-            "closes": bool(gap_change < -tie and gain >= -tie), "tie": tie}
+            "gap_change": float(gap_change), "gap_margin": gap_margin,
+            "helps": bool(gain > val_margin), "hurts": bool(gain < -val_margin),
+            "closes": bool(gap_change < -gap_margin and gain >= -val_margin), "tie": tie}
 
 
 def noise_table(rows):
@@ -343,10 +366,10 @@ def noise_table(rows):
 def noise_paragraph(name, f):
     """One sentence per data set on input noise, quoting :func:`noise_findings`."""
     verdict = ("it helps" if f["helps"] else "it hurts" if f["hurts"]
-               else "level within " + f"{100 * f['tie']:.1f} points: no gain")
-    gap = ("the gap closes" if f["closes"] else "the gap does not close by more than "
-           f"{100 * f['tie']:.1f} points" if f["gap_change"] >= -f["tie"]
-           else "the gap narrows only with the validation accuracy")
+               else f"within the margin of {100 * f['val_margin']:.1f} points: no gain")
+    gap = ("the gap closes" if f["closes"] else "the gap narrows only with the validation "
+           "accuracy" if f["gap_change"] < -f["gap_margin"]
+           else f"the gap does not narrow beyond its margin of {100 * f['gap_margin']:.1f}")
     return (f"**{name}**: validation {percent(f['base_val'])} $\\to$ {percent(f['val'])} "
             f"({_points(f['gain'])}), gap {100 * f['base_gap']:.1f} $\\to$ "
             f"{100 * f['gap']:.1f} points: {verdict}, and {gap}.")
@@ -354,9 +377,15 @@ def noise_paragraph(name, f):
 
 # --- figures: they draw what the functions above computed ---
 
+# The left panel of decay_figure frames the penalties that end within this of the best.
+FRAME = 0.10
+
+
 def decay_figure(sweep, stats, title=None):
     """Left: training (dashed) and validation (solid) accuracy per epoch, averaged over the
-    seeds, one colour per penalty. Right: final training and validation accuracy against the
+    seeds, one colour per penalty; the vertical axis frames the penalties whose final mean
+    validation accuracy is within :data:`FRAME` of the best, after the first tenth of the
+    epochs (the others may leave the frame). Right: final training and validation accuracy against the
     penalty (mean, with the seeds' std as error bars)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -370,6 +399,16 @@ def decay_figure(sweep, stats, title=None):
         left.plot(epochs, 100 * mean_curve(runs, "val_acc"), "-", color=f"C{i}", lw=1.2,
                   label=lam_eq(lam))
         left.plot(epochs, 100 * mean_curve(runs, "train_acc"), "--", color=f"C{i}", lw=0.8)
+    # Frame the penalties that end within FRAME of the best after their first tenth of epochs:
+    # the collapsed ones (constant predictions) would squash the rest into a thin band.
+    top = max(np.mean([r.whole["val_acc"] for r in runs]) for runs in sweep.values())
+    skip = len(epochs) // 10
+    framed = [100 * mean_curve(runs, key)[skip:] for runs in sweep.values()
+              if np.mean([r.whole["val_acc"] for r in runs]) >= top - FRAME
+              for key in ("train_acc", "val_acc")]
+    lo, hi = min(c.min() for c in framed), max(c.max() for c in framed)
+    pad = 0.08 * (hi - lo + 1)
+    left.set_ylim(lo - pad, min(100 + pad, hi + pad))
     left.set_xlabel("epoch")
     left.set_ylabel("accuracy (%)")
     left.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -383,7 +422,7 @@ def decay_figure(sweep, stats, title=None):
     right.errorbar(x, [100 * v["val_acc_mean"] for v in s],
                    yerr=[100 * v["val_acc_std"] for v in s], fmt="s-", color="C3", ms=4,
                    capsize=3, lw=1.2, label="validation")
-    right.set_xticks(x, [lam_label(lam) for lam in stats])
+    right.set_xticks(x, [lam_label(lam) for lam in stats], fontsize=7, rotation=35)
     right.set_xlabel("$\\lambda$")
     right.set_title("final epoch, whole sets", fontsize=9)
     right.grid(True, alpha=0.3)
@@ -393,6 +432,6 @@ def decay_figure(sweep, stats, title=None):
     fig.tight_layout()
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.38, 0.0),
-               ncol=min(len(labels), 5), fontsize=8, frameon=False,
+               ncol=min(len(labels), 6), fontsize=7, frameon=False,
                title="solid: validation, dashed: training", title_fontsize=8)
     return fig
