@@ -26,7 +26,7 @@ import numpy as np
 from .network import make_network
 from .optim import make_optimizer, make_schedule
 from .report import markdown_table, percent
-from .train import TrainingDiverged, train
+from .train import TrainingDiverged, subsample, train
 
 # Two final accuracies closer than this (a fraction: 0.002 is 0.2 points) count as level,
 # as in section 2.4.
@@ -141,13 +141,6 @@ def train_layerwise(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, 
     return histories
 
 
-def _subsample(X, C, size, rng):
-    if size is None or size >= X.shape[1]:
-        return X, C
-    keep = rng.choice(X.shape[1], size=size, replace=False)
-    return X[:, keep], C[:, keep]
-
-
 class Recorder:
     """Per-epoch callback: the seconds of training so far and the accuracy and loss on fixed
     subsamples (``eval_size`` points of each set, drawn once from ``rng``; None: whole sets).
@@ -161,8 +154,8 @@ class Recorder:
 
     def __init__(self, net, Xt, Ct, Xv, Cv, eval_size, rng):
         self.net = net
-        self.train_set = _subsample(Xt, Ct, eval_size, rng)
-        self.val_set = _subsample(Xv, Cv, eval_size, rng)
+        self.train_set = subsample(Xt, Ct, eval_size, rng)
+        self.val_set = subsample(Xv, Cv, eval_size, rng)
         self.eval_size = eval_size
         self.epoch, self.seconds, self.cpu_seconds = [], [], []
         self.train_acc, self.val_acc, self.train_loss, self.val_loss = [], [], [], []

@@ -36,7 +36,8 @@ class History:
                 for key in ("train_acc", "val_acc", "train_loss", "val_loss")}
 
 
-def _subsample(X, C, size, rng):
+def subsample(X, C, size, rng):
+    """A random subsample of ``size`` columns of X and C (all of them when size is None)."""
     if size is None or size >= X.shape[1]:
         return X, C
     keep = rng.choice(X.shape[1], size=size, replace=False)
@@ -109,8 +110,8 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     schedule = schedule or Constant(optimizer.lr)
     eval_rng = np.random.default_rng(rng.integers(2**63))
-    Xt_eval, Ct_eval = _subsample(Xt, Ct, eval_size, eval_rng)
-    Xv_eval, Cv_eval = _subsample(Xv, Cv, eval_size, eval_rng)
+    Xt_eval, Ct_eval = subsample(Xt, Ct, eval_size, eval_rng)
+    Xv_eval, Cv_eval = subsample(Xv, Cv, eval_size, eval_rng)
     params, grads = step_targets(net, params)
     guard = DivergenceGuard(divergence, net.n_classes)
     history = History(eval_size=eval_size)
