@@ -159,7 +159,8 @@ def test_noise_findings_and_text():
     f = rg.noise_findings(base, worse)
     assert f["hurts"] and not f["closes"]
     table = rg.noise_table({"peaks": (base, better)})
-    assert "| peaks | 99.0% / 83.0% | 16.0 |" in table and "+2.0 points" in table
+    assert "| peaks | 99.0% | 83.0% | 16.0 | 96.0% | 85.0% $\\pm$ 0.0 | 11.0 | +2.0 |" in table, \
+        table
 
 
 def test_labels_table_and_figure():
@@ -169,6 +170,7 @@ def test_labels_table_and_figure():
     stats = stats_of({0.0: (1.0, 0.8), 1e-2: (0.9, 0.85)})
     table = rg.decay_table(stats)
     assert table.count("\n") == 3 and "| $10^{-2}$ | 90.0%" in table
+    assert "| 85.0% (1) |" in table, table
     runs = {0.0: [fake_run(0.0, 0, 1.0, 0.8, [0.5, 1.0], [0.5, 0.8])],
             1e-2: [fake_run(1e-2, 0, 0.9, 0.85, [0.5, 0.9], [0.5, 0.85])],
             1e-1: [fake_run(1e-1, 0, 0.3, 0.3, [0.3, 0.3], [0.3, 0.3])]}

@@ -262,9 +262,9 @@ def decay_table(stats):
                      f"{percent(s['val_acc_mean'])} $\\pm$ {100 * s['val_acc_std']:.1f}",
                      f"{100 * s['gap_mean']:.1f} $\\pm$ {100 * s['gap_std']:.1f}",
                      f"{s['weight_norm']:.1f}",
-                     f"{percent(s['best_epoch_val_acc'])} (epoch {s['best_epoch']})"])
+                     f"{percent(s['best_epoch_val_acc'])} ({s['best_epoch']})"])
     return markdown_table(["$\\lambda$", "training", "validation", "gap (points)",
-                           "$\\lVert W \\rVert$", "best epoch of mean val. curve"], rows,
+                           "$\\lVert W \\rVert$", "best val. (epoch)"], rows,
                           align="lrrrrr")
 
 
@@ -349,18 +349,17 @@ def noise_findings(base, noisy, tie=TIE):
 
 def noise_table(rows):
     """One row per data set from ``{name: (base stats, noisy stats)}``: final accuracies
-    without regularization and with input noise, and the gaps."""
+    without regularization and with input noise, the gaps and the change of the validation
+    accuracy, in points."""
     body = []
     for name, (base, noisy) in rows.items():
-        body.append([name,
-                     f"{percent(base['train_acc_mean'])} / {percent(base['val_acc_mean'])}",
-                     f"{100 * base['gap_mean']:.1f}",
-                     f"{percent(noisy['train_acc_mean'])} / {percent(noisy['val_acc_mean'])}"
-                     f" $\\pm$ {100 * noisy['val_acc_std']:.1f}",
+        body.append([name, percent(base["train_acc_mean"]), percent(base["val_acc_mean"]),
+                     f"{100 * base['gap_mean']:.1f}", percent(noisy["train_acc_mean"]),
+                     f"{percent(noisy['val_acc_mean'])} $\\pm$ {100 * noisy['val_acc_std']:.1f}",
                      f"{100 * noisy['gap_mean']:.1f}",
-                     _points(noisy["val_acc_mean"] - base["val_acc_mean"])])
-    return markdown_table(["data set", "no reg.: train / val", "gap", "noise: train / val",
-                           "gap", "validation change"], body, align="lrrrrr")
+                     f"{100 * (noisy['val_acc_mean'] - base['val_acc_mean']):+.1f}"])
+    return markdown_table(["data set", "train", "val.", "gap", "train, noise", "val., noise",
+                           "gap, noise", "val. change"], body, align="lrrrrrrr")
 
 
 def noise_paragraph(name, f):
