@@ -189,7 +189,7 @@ def test_summary_reads_the_json_and_tolerates_missing_pieces(tmp_path):
     assert ds.summary_rows(tmp_path / "missing") == {}
 
 
-NOTEBOOKS = {"24_network_training": "# 2.4 Training the network", "28_summary": "# Summary"}
+NOTEBOOKS = {"24_network_training": "# 2.4 Training the network", "28_summary": "# Summary of the results"}
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)

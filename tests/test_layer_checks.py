@@ -80,8 +80,8 @@ def test_layer_checks_pass_and_w2_is_linear(rng, data, kind):
 class WrongBackward(StandardLayer):
     """A layer whose backward forgets the activation's derivative for W: J^T u is wrong."""
 
-    def backward(self, dY):
-        dX = super().backward(dY)
+    def backward(self, dY, need_dX=True):
+        dX = super().backward(dY, need_dX)
         X, _ = self._cache
         self.grads["W"][...] = dY @ X.T
         return dX

@@ -41,8 +41,8 @@ def test_gradient_test_fails_when_one_layer_is_wrong(rng, monkeypatch):
     net = make_network("resnet", n_features=3, n_classes=4, depth=3, width=5, seed=rng)
     backward = ResidualLayer.backward
 
-    def wrong_bias(self, dY):
-        dX = backward(self, dY)
+    def wrong_bias(self, dY, need_dX=True):
+        dX = backward(self, dY, need_dX)
         self.grads["b"] *= -1
         return dX
 
@@ -134,3 +134,15 @@ def test_bad_batch_shapes_are_refused(rng):
         net.loss_and_grad(rng.standard_normal((5, 2)), np.eye(3)[:, [0, 1]])
     with pytest.raises(ValueError, match="C must be 3 x 5"):
         net.loss_and_grad(rng.standard_normal((2, 5)), np.eye(2)[:, [0, 1, 0, 1, 0]])
+
+
+def test_first_layer_skips_the_input_gradient_but_not_its_own(rng):
+    X, C = random_batch(rng, 2, 3, 7)
+    net = make_network("standard", 2, 3, depth=2, width=4, seed=0)
+    net.forward_backward(X, C)
+    first = net.layers[0]
+    W_grad = first.grads["W"].copy()
+    assert first.backward(np.ones((4, 7)), need_dX=False) is None
+    first.forward(X)
+    dX = first.backward(np.ones((4, 7)))
+    assert dX.shape == X.shape and not np.array_equal(W_grad, first.grads["W"])

@@ -157,7 +157,7 @@ def epoch_flops(config, n_features, n_classes, m):
     return 2.0 * m * products
 
 
-def gemm_gflops(n=1024, repeats=5):
+def gemm_gflops(n=1024, repeats=10):
     """NumPy's float64 matrix-multiply rate (GFLOP/s): best of ``repeats`` n x n products."""
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
@@ -223,6 +223,8 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
         import torch as _torch
         results["torch"] = _torch.__version__
     log(f"BLAS: {blas}; {m} samples, median of {epochs} epochs after a warm-up")
+    # The rate is measured again at the end and the higher kept: a busy moment must not
+    # flatter the fraction of it that (d) reaches.
     results["gemm_gflops"] = gemm_gflops()
     log(f"NumPy float64 matrix multiply: {results['gemm_gflops']:.1f} GFLOP/s")
     for key in configs:
@@ -236,8 +238,7 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
         if key == "d":
             gflops = epoch_flops(config, X.shape[0], C.shape[0], m) / ours / 1e9
             entry["gflops"] = gflops
-            entry["gemm_fraction"] = gflops / results["gemm_gflops"]
-            line += f", {gflops:.1f} GFLOP/s = {entry['gemm_fraction']:.0%} of the GEMM rate"
+            line += f", {gflops:.1f} GFLOP/s"
         log(line)
         if torch:
             theirs, twatch = measure_quietly(
@@ -250,6 +251,14 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
             log(f"    pytorch    {m / theirs:>10,.0f} samples/s ({theirs:.3f} s/epoch): "
                 f"scratchnet is {theirs / ours:.2f}x")
         results[key] = entry
+    again = gemm_gflops()
+    if again > results["gemm_gflops"]:
+        log(f"NumPy float64 matrix multiply, measured again: {again:.1f} GFLOP/s (kept)")
+        results["gemm_gflops"] = again
+    if "d" in results:
+        d = results["d"]
+        d["gemm_fraction"] = d["gflops"] / results["gemm_gflops"]
+        log(f"(d) reaches {d['gemm_fraction']:.0%} of NumPy's matrix-multiply rate")
     return results
 
 

@@ -5,7 +5,8 @@ Every layer has ``params`` and ``grads`` (dicts with the same keys), and:
 - ``forward(X)`` computes the output and keeps exactly what ``backward`` needs;
 - ``backward(dY)`` is the Jacobian-transpose product: given ``dY = dF/dY`` it fills
   ``grads`` with ``dF/dtheta`` (overwritten, never accumulated) and returns ``dF/dX``.
-  It never forms a Jacobian;
+  It never forms a Jacobian. ``backward(dY, need_dX=False)`` skips ``dF/dX`` (the first layer
+  of a network has no use for it) and returns None;
 - ``jvp(V)`` is the Jacobian times a direction ``V`` (a dict with any of ``X`` and the
   parameter names; a missing key is a zero direction), used by the Jacobian tests.
 """
@@ -44,19 +45,19 @@ class StandardLayer:
 
     def forward(self, X):
         """Y = sigma(W X + b), shape n2 x m."""
-        Z = self.params["W"] @ X
+        Z = np.dot(self.params["W"], X)  # W @ X; np.dot dispatches faster on small matrices
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
         self._cache = (X, A)
         return A
 
-    def backward(self, dY):
+    def backward(self, dY, need_dX=True):
         """Jacobian-transpose product: fills grads['W'], grads['b'], returns dX = W^T (sigma'(Z) * dY)."""
         X, A = self._cache
         dZ = self.activation.vjp(A, dY)
-        np.matmul(dZ, X.T, out=self.grads["W"])
+        np.dot(dZ, X.T, out=self.grads["W"])
         np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
-        return self.params["W"].T @ dZ
+        return np.dot(self.params["W"].T, dZ) if need_dX else None
 
     def jvp(self, V):
         """Jacobian times a direction: sigma'(Z) * (W V_X + V_W X + V_b)."""
@@ -104,22 +105,24 @@ class ResidualLayer:
 
     def forward(self, X):
         """Y = X + W2 sigma(W1 X + b), shape n x m."""
-        Z = self.params["W1"] @ X
+        Z = np.dot(self.params["W1"], X)
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
-        Y = self.params["W2"] @ A
+        Y = np.dot(self.params["W2"], A)
         Y += X
         self._cache = (X, A)
         return Y
 
-    def backward(self, dY):
+    def backward(self, dY, need_dX=True):
         """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
         X, A = self._cache
-        dZ = self.activation.vjp(A, self.params["W2"].T @ dY)
-        np.matmul(dY, A.T, out=self.grads["W2"])
-        np.matmul(dZ, X.T, out=self.grads["W1"])
+        dZ = self.activation.vjp(A, np.dot(self.params["W2"].T, dY))
+        np.dot(dY, A.T, out=self.grads["W2"])
+        np.dot(dZ, X.T, out=self.grads["W1"])
         np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
-        dX = self.params["W1"].T @ dZ
+        if not need_dX:
+            return None
+        dX = np.dot(self.params["W1"].T, dZ)
         dX += dY
         return dX
 

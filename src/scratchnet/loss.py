@@ -47,7 +47,9 @@ class SoftmaxRegression:
 
     def logits(self, X):
         """Z = W^T X + b, shape k x m."""
-        return self.params["W"].T @ X + self.params["b"]
+        Z = np.dot(self.params["W"].T, X)
+        Z += self.params["b"]
+        return Z
 
     def predict_proba(self, X):
         """Class probabilities P (k x m); every column sums to 1."""
@@ -78,9 +80,9 @@ class SoftmaxRegression:
         m = X.shape[1]
         dZ = P - C
         dZ *= 1.0 / m
-        np.matmul(X, dZ.T, out=self.grads["W"])
+        np.dot(X, dZ.T, out=self.grads["W"])
         np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
-        return self.params["W"] @ dZ
+        return np.dot(self.params["W"], dZ)
 
     def loss_and_grad(self, X, C):
         """Return the mean loss and a dict of its gradients for ``W``, ``b`` and ``X``."""

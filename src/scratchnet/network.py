@@ -82,8 +82,9 @@ class Network:
         self._check_batch(X, C)
         loss = self.head.forward(self.forward(X), C)
         dX = self.head.backward()
-        for layer in reversed(self.layers):
-            dX = layer.backward(dX)
+        for i in range(len(self.layers) - 1, -1, -1):
+            # nothing needs dF/dX of the input data
+            dX = self.layers[i].backward(dX, need_dX=i > 0)
         if self.weight_decay:
             loss += self._add_weight_decay()
         return loss
