@@ -4,17 +4,24 @@ Each configuration trains through :func:`scratchnet.train.train_epoch`, the code
 ``scratchnet train`` (float64, a fresh permutation per epoch, softmax cross-entropy, plain
 SGD steps), over 25,000 two-dimensional samples of 5 classes (the Peaks look-alike). The
 figure is the median of ``epochs`` epochs after one warm-up. When PyTorch is importable the
-same networks are trained the same way in PyTorch (float64, the same number of threads).
+same networks are trained the same way in PyTorch (float64, the same number of threads), in a
+process of its own, an epoch of each in turn.
 
 The machines this runs on are shared: :class:`CpuWatch` reads /proc/stat around every
 measurement and, when other processes used the cores meanwhile, the bench says so and
 measures again, keeping the quietest repetition.
 """
+import importlib.metadata
+import importlib.util
+import itertools
 import json
 import os
 import resource
 import statistics
 import time
+
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -75,8 +82,8 @@ def bench_data(seed=0):
     return arrays["Yt"].astype(np.float64), arrays["Ct"].astype(np.float64)
 
 
-def scratchnet_epochs(config, X, C, epochs, seed=0):
-    """Seconds of each of ``1 + epochs`` training epochs (the first is the warm-up)."""
+def scratchnet_runner(config, X, C, seed=0):
+    """A function that trains the configuration's network one more epoch per call."""
     arch, widths = config["arch"], config["widths"]
     if arch == "resnet":
         net = make_network("resnet", X.shape[0], C.shape[0], depth=len(widths) - 1,
@@ -88,16 +95,16 @@ def scratchnet_epochs(config, X, C, epochs, seed=0):
     optimizer = SGD(LR)
     params, grads = step_targets(net)
     guard = DivergenceGuard(None, net.n_classes)
-    seconds = []
-    for epoch in range(1 + epochs):
-        start = time.perf_counter()
-        train_epoch(net, X, C, optimizer, config["batch"], rng, params, grads, guard, epoch)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+    epochs = itertools.count()
+
+    def run():
+        train_epoch(net, X, C, optimizer, config["batch"], rng, params, grads, guard,
+                    next(epochs))
+    return run
 
 
-def torch_epochs(config, X, C, epochs, seed=0, threads=None):
-    """The same epochs in PyTorch (float64, ``threads`` intra-op threads)."""
+def torch_runner(config, X, C, seed=0, threads=None):
+    """The same in PyTorch (float64, ``threads`` intra-op threads): one epoch per call."""
     import torch
     from torch import nn
 
@@ -130,9 +137,8 @@ def torch_epochs(config, X, C, epochs, seed=0, threads=None):
     inputs = torch.from_numpy(np.ascontiguousarray(X.T))  # PyTorch puts samples in rows
     labels = torch.from_numpy(C.argmax(axis=0))
     m, batch = inputs.shape[0], config["batch"]
-    seconds = []
-    for _ in range(1 + epochs):
-        start = time.perf_counter()
+
+    def run():
         order = torch.randperm(m)
         inputs_epoch, labels_epoch = inputs[order], labels[order]
         for i in range(0, m, batch):
@@ -140,8 +146,49 @@ def torch_epochs(config, X, C, epochs, seed=0, threads=None):
             loss = loss_fn(model(inputs_epoch[i:i + batch]), labels_epoch[i:i + batch])
             loss.backward()
             optimizer.step()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+    return run
+
+
+def watched(run):
+    """Run ``run()``; return its seconds and the cores other processes used meanwhile."""
+    with CpuWatch() as watch:
+        run()
+    return watch.wall, watch.others
+
+
+# PyTorch runs in a process of its own (a worker of a one-process pool, which keeps this
+# runner between calls): once loaded, its OpenMP runtime slows the BLAS threads of the
+# process it lives in, and would spoil every figure measured after it.
+_torch_run = None
+
+
+def _torch_start(config, X, C, threads):
+    global _torch_run
+    _torch_run = torch_runner(config, X, C, threads=threads)
+
+
+def _torch_epoch():
+    return watched(_torch_run)
+
+
+def paired_epochs(config, X, C, epochs, torch_process=None, threads=None, pause=0.2):
+    """Epoch times (and other processes' cores) of scratchnet, and of PyTorch when a process
+    for it is given: one warm-up epoch each, then ``epochs`` rounds of one epoch of each in
+    turn, so that a slower or faster spell of a shared machine falls on both alike. The pause
+    lets the other library's idle threads stop spinning before an epoch starts."""
+    ours = scratchnet_runner(config, X, C)
+    ours()
+    if torch_process is not None:
+        torch_process.submit(_torch_start, config, X, C, threads).result()
+        torch_process.submit(_torch_epoch).result()
+    times = {"scratchnet": [], "pytorch": []}
+    for _ in range(epochs):
+        time.sleep(pause)
+        times["scratchnet"].append(watched(ours))
+        if torch_process is not None:
+            time.sleep(pause)
+            times["pytorch"].append(torch_process.submit(_torch_epoch).result())
+    return {name: values for name, values in times.items() if values}
 
 
 def epoch_flops(config, n_features, n_classes, m):
@@ -186,21 +233,22 @@ def blas_info():
     return "unknown", None
 
 
-def measure_quietly(run, repeats, noisy_cores, log):
-    """Run ``run()`` (-> seconds per epoch) until the other processes were quiet, at most
-    ``repeats`` times; return the median epoch time of the quietest run and its CpuWatch."""
+def measure_quietly(measure, repeats, noisy_cores, log):
+    """Call ``measure()`` (-> {name: [(seconds, other cores), ...]}) until the other processes
+    were quiet, at most ``repeats`` times; return {name: median seconds} of the quietest
+    repetition and the cores other processes used in it (the mean over its epochs)."""
     best = None
     for attempt in range(repeats):
-        with CpuWatch() as watch:
-            seconds = run()
-        median = statistics.median(seconds[1:])
-        if best is None or watch.others < best[1].others:
-            best = (median, watch)
-        if watch.others <= noisy_cores:
+        times = measure()
+        others = statistics.mean(o for values in times.values() for _, o in values)
+        if best is None or others < best[1]:
+            best = ({name: statistics.median(t for t, _ in values)
+                     for name, values in times.items()}, others)
+        if others <= noisy_cores:
             break
         again = "measuring again" if attempt + 1 < repeats else (
-            f"keeping the quietest of {repeats} runs ({best[1].others:.2f} cores busy elsewhere)")
-        log(f"    other processes used {watch.others:.2f} cores meanwhile; {again}")
+            f"keeping the quietest of {repeats} runs ({best[1]:.2f} cores busy elsewhere)")
+        log(f"    other processes used {others:.2f} cores meanwhile; {again}")
     return best
 
 
@@ -212,17 +260,16 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
     blas, threads = blas_info()
     results = {"blas": blas, "threads": threads, "samples": m, "epochs": epochs}
     if torch is None:
-        try:
-            import torch as _torch  # noqa: F401
-            torch = True
-        except ImportError:
-            torch = False
+        torch = importlib.util.find_spec("torch") is not None
+        if not torch:
             log("PyTorch is not importable: timing scratchnet only "
-                "(pip install torch==2.13.0 for the comparison)")
+                "(make bench-torch, or pip install torch==2.13.0, for the comparison)")
+    torch_process = None
     if torch:
-        import torch as _torch
-        results["torch"] = _torch.__version__
-    log(f"BLAS: {blas}; {m} samples, median of {epochs} epochs after a warm-up")
+        results["torch"] = importlib.metadata.version("torch")
+        torch_process = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    log(f"BLAS: {blas}; {m} samples, median of {epochs} epochs after a warm-up"
+        + (", an epoch of scratchnet and one of PyTorch in turn" if torch else ""))
     # The rate is measured again at the end and the higher kept: a busy moment must not
     # flatter the fraction of it that (d) reaches.
     results["gemm_gflops"] = gemm_gflops()
@@ -230,10 +277,12 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
     for key in configs:
         config = CONFIGS[key]
         log(f"({key}) {config['label']}")
-        ours, watch = measure_quietly(lambda: scratchnet_epochs(config, X, C, epochs),
-                                      repeats, noisy_cores, log)
+        medians, others = measure_quietly(
+            lambda: paired_epochs(config, X, C, epochs, torch_process, threads),
+            repeats, noisy_cores, log)
+        ours = medians["scratchnet"]
         entry = {"label": config["label"], "seconds_per_epoch": ours, "samples_per_s": m / ours,
-                 "other_cores": watch.others}
+                 "other_cores": others}
         line = f"    scratchnet {m / ours:>10,.0f} samples/s ({ours:.3f} s/epoch)"
         if key == "d":
             gflops = epoch_flops(config, X.shape[0], C.shape[0], m) / ours / 1e9
@@ -241,16 +290,15 @@ def run_bench(configs=tuple(CONFIGS), epochs=5, torch=None, repeats=3, noisy_cor
             line += f", {gflops:.1f} GFLOP/s"
         log(line)
         if torch:
-            theirs, twatch = measure_quietly(
-                lambda: torch_epochs(config, X, C, epochs, threads=threads),
-                repeats, noisy_cores, log)
+            theirs = medians["pytorch"]
             entry["torch_seconds_per_epoch"] = theirs
             entry["torch_samples_per_s"] = m / theirs
-            entry["torch_other_cores"] = twatch.others
             entry["ratio"] = theirs / ours
             log(f"    pytorch    {m / theirs:>10,.0f} samples/s ({theirs:.3f} s/epoch): "
                 f"scratchnet is {theirs / ours:.2f}x")
         results[key] = entry
+    if torch_process is not None:
+        torch_process.shutdown()
     again = gemm_gflops()
     if again > results["gemm_gflops"]:
         log(f"NumPy float64 matrix multiply, measured again: {again:.1f} GFLOP/s (kept)")
