@@ -16,3 +16,16 @@ def describe(result):
     """A failure message: the fitted orders and the table of the test."""
     return (f"order first={result.order('first'):.3f}, second={result.order('second'):.3f}, "
             f"clean rows={result.clean_rows()}\n{result.format()}")
+
+
+def report_notebook(stem):
+    """(cells, their sources, the literal parameters) of notebooks/<stem>.ipynb."""
+    import ast
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells]
+    params = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(sources[2]).body}
+    return cells, sources, params

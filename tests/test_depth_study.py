@@ -8,6 +8,8 @@ import pytest
 from scratchnet import depth_study as ds
 from scratchnet.data import Dataset
 
+from helpers import report_notebook
+
 matplotlib.use("Agg")
 
 
@@ -193,29 +195,8 @@ NOTEBOOKS = {"24_network_training": "# 2.4 Training the network", "28_summary": 
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
-def test_notebooks_follow_the_report_conventions(stem):
-    import ast
-    import importlib
-    from pathlib import Path
-
-    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb")
-                    .read_text())
-    cells = nb["cells"]
-    text = ["".join(c["source"]) for c in cells]
-    assert cells[0]["cell_type"] == "markdown" and text[0].splitlines()[0] == NOTEBOOKS[stem]
-    assert cells[2]["metadata"].get("tags") == ["parameters"]
-    params = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(text[2]).body}
-    assert params["quick"] is False and params["results_path"] == f"build/notebooks/{stem}.json"
+def test_notebooks_have_their_sections_and_data_sets(stem):
+    """(The conventions every notebook keeps are checked in test_notebook_conventions.py.)"""
+    _, sources, params = report_notebook(stem)
+    assert sources[0].splitlines()[0] == NOTEBOOKS[stem]
     assert params["datasets"] == ["swissroll", "peaks", "gmm"]
-    for cell, source in zip(cells, text):
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None, "stored with outputs"
-            tree = ast.parse(source)
-            assert not any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in ast.walk(tree))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom) and node.module.startswith("scratchnet"):
-                    module = importlib.import_module(node.module)
-                    missing = [a.name for a in node.names if not hasattr(module, a.name)]
-                    assert not missing, f"{stem} imports {missing} from {node.module}"
-        else:
-            assert not any("\u0370" <= ch <= "\u03ff" for ch in source), "raw Greek in markdown"

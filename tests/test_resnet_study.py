@@ -7,6 +7,8 @@ from scratchnet import resnet_study as rs
 from scratchnet.data import Dataset
 from scratchnet.network import make_network
 
+from helpers import report_notebook
+
 matplotlib.use("Agg")
 
 
@@ -174,33 +176,9 @@ def test_rate_check_findings():
     assert "stays behind" in rs.rate_check_paragraph("x", r)
 
 
-def test_notebook_follows_the_report_conventions():
-    import ast
-    import importlib
-    import json
-    from pathlib import Path
-
-    stem = "27_resnet_vs_standard"
-    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb")
-                    .read_text())
-    cells = nb["cells"]
-    text = ["".join(c["source"]) for c in cells]
-    assert cells[0]["cell_type"] == "markdown"
-    assert text[0].splitlines()[0] == "# 2.7 ResNet vs standard network"
-    assert cells[2]["metadata"].get("tags") == ["parameters"]
-    params = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(text[2]).body}
-    assert params["quick"] is False and params["results_path"] == f"build/notebooks/{stem}.json"
+def test_notebook_has_its_section_and_sizes():
+    """(The conventions every notebook keeps are checked in test_notebook_conventions.py.)"""
+    _, sources, params = report_notebook("27_resnet_vs_standard")
+    assert sources[0].splitlines()[0] == "# 2.7 ResNet vs standard network"
     assert params["datasets"] == ["swissroll", "peaks", "gmm"]
     assert len(params["seeds"]) >= 3 and all(10 <= d <= 20 for d in params["depths"])
-    for cell, source in zip(cells, text):
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None, "stored with outputs"
-            tree = ast.parse(source)
-            assert not any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in ast.walk(tree))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom) and node.module.startswith("scratchnet"):
-                    module = importlib.import_module(node.module)
-                    missing = [a.name for a in node.names if not hasattr(module, a.name)]
-                    assert not missing, f"{stem} imports {missing} from {node.module}"
-        else:
-            assert not any("\u0370" <= ch <= "\u03ff" for ch in source), "raw Greek in markdown"
