@@ -15,7 +15,7 @@ import numpy as np
 from .network import make_network
 from .optim import Adam, make_schedule
 from .report import markdown_table, percent
-from .train import DivergenceGuard, History, step_targets, train, train_epoch
+from .train import DivergenceGuard, History, step_targets, subsample, train, train_epoch
 
 # Two mean accuracies closer than this (a fraction: 0.005 is half a point) count as level:
 # with 200 training points, seeds alone move the validation accuracy by about that much.
@@ -64,9 +64,7 @@ def _train_noisy(net, Xt, Ct, Xv, Cv, optimizer, schedule, *, epochs, batch_size
     Gaussian noise of standard deviation ``noise`` (a scalar, or an n x 1 column of one value
     per feature); the figures are measured on the clean sets."""
     eval_rng = np.random.default_rng(rng.integers(2**63))
-    keep = (None if eval_size is None or eval_size >= Xv.shape[1]
-            else eval_rng.choice(Xv.shape[1], size=eval_size, replace=False))
-    Xv_eval, Cv_eval = (Xv, Cv) if keep is None else (Xv[:, keep], Cv[:, keep])
+    Xv_eval, Cv_eval = subsample(Xv, Cv, eval_size, eval_rng)
     params, grads = step_targets(net)
     guard = DivergenceGuard(100.0, net.n_classes)
     history = History(eval_size=eval_size)
@@ -76,12 +74,7 @@ def _train_noisy(net, Xt, Ct, Xv, Cv, optimizer, schedule, *, epochs, batch_size
         train_epoch(net, X_noisy, Ct, optimizer, batch_size, rng, params, grads, guard, epoch)
         train_loss, train_acc = net.evaluate(Xt, Ct)
         val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
-        history.epoch.append(epoch + 1)
-        history.lr.append(optimizer.lr)
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.val_loss.append(val_loss)
-        history.val_acc.append(val_acc)
+        history.add(epoch + 1, optimizer.lr, train_loss, train_acc, val_loss, val_acc)
     return history
 
 

@@ -27,6 +27,12 @@ class History:
     val_acc: list = field(default_factory=list)
     eval_size: int | None = None
 
+    def add(self, epoch, lr, train_loss, train_acc, val_loss, val_acc):
+        """Record the figures of one epoch (counted from 1)."""
+        for key, value in zip(("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc"),
+                              (epoch, lr, train_loss, train_acc, val_loss, val_acc)):
+            getattr(self, key).append(value)
+
     def to_dict(self):
         return asdict(self)
 
@@ -124,12 +130,7 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
             raise TrainingDiverged(
                 f"evaluation loss became non-finite after epoch {epoch + 1} with learning rate "
                 f"{optimizer.lr:g}: lower the learning rate")
-        history.epoch.append(epoch + 1)
-        history.lr.append(optimizer.lr)
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.val_loss.append(val_loss)
-        history.val_acc.append(val_acc)
+        history.add(epoch + 1, optimizer.lr, train_loss, train_acc, val_loss, val_acc)
         if callback is not None:
             callback(epoch + 1, history)
     return history
