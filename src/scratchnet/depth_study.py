@@ -10,14 +10,11 @@ from dataclasses import dataclass
 import json
 import math
 from pathlib import Path
-import time
 
 import numpy as np
 
-from .optim import make_optimizer, make_schedule
 from .report import markdown_table, percent
-from .runs import DEFAULTS, build_network, full_config
-from .train import train
+from .runs import DEFAULTS, full_config, train_network
 
 # Two means closer than this (a fraction: 0.002 is 0.2 points) count as the same accuracy.
 TIE = 0.002
@@ -70,14 +67,7 @@ def train_config(config, dataset):
     serves the per-epoch history only (it does not change the training); the final figures are
     measured on the whole sets."""
     config = full_config({**config, "data": dataset.name})
-    net, rng = build_network(config, dataset)
-    optimizer = make_optimizer(config["optimizer"], config["lr"])
-    schedule = make_schedule(config["schedule"], config["lr"], config["epochs"])
-    start = time.perf_counter()
-    history = train(net, dataset.Xt, dataset.Ct, dataset.Xv, dataset.Cv, optimizer,
-                    epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
-                    schedule=schedule, eval_size=config["eval_size"])
-    seconds = time.perf_counter() - start
+    net, history, seconds = train_network(config, dataset)
     train_loss, train_acc = net.evaluate(dataset.Xt, dataset.Ct)
     val_loss, val_acc = net.evaluate(dataset.Xv, dataset.Cv)
     whole = {"train_acc": train_acc, "val_acc": val_acc, "train_loss": train_loss,

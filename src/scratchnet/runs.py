@@ -52,10 +52,12 @@ def build_network(config, data):
     return net, np.random.default_rng(seed_train)
 
 
-def run_training(config, callback=None, quiet=False):
-    """Train the configuration's network on its data set; return the result dict."""
-    config = full_config(config)
-    data = load_dataset(config["data"], quiet=quiet)
+def train_network(config, data, callback=None):
+    """Train the network of a full configuration on a loaded data set.
+
+    Returns the trained network, its :class:`~scratchnet.train.History` and the seconds the
+    training took.
+    """
     net, rng = build_network(config, data)
     optimizer = make_optimizer(config["optimizer"], config["lr"])
     schedule = make_schedule(config["schedule"], config["lr"], config["epochs"])
@@ -63,7 +65,14 @@ def run_training(config, callback=None, quiet=False):
     history = train(net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer,
                     epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
                     schedule=schedule, eval_size=config["eval_size"], callback=callback)
-    seconds = time.perf_counter() - start
+    return net, history, time.perf_counter() - start
+
+
+def run_training(config, callback=None, quiet=False):
+    """Train the configuration's network on its data set; return the result dict."""
+    config = full_config(config)
+    data = load_dataset(config["data"], quiet=quiet)
+    net, history, seconds = train_network(config, data, callback)
     record = history.to_dict()
     per_epoch = [dict(zip(EPOCH_KEYS, values))
                  for values in zip(*(record[key] for key in EPOCH_KEYS))]
