@@ -50,18 +50,7 @@ def softmax_gradient_tests(dataset, rng, batch=200, targets=GRADIENT_TEST_TARGET
 def gradient_test_summary(result):
     """The numbers of one gradient test: fitted orders, rows above round-off, median ratios
     over those rows, and whether it passes (orders 1 and 2 over at least 6 halvings)."""
-    n_first, n_second = result.clean_rows("first"), result.clean_rows("second")
-    ratio_first = result.ratio_first[:max(n_first - 1, 0)]
-    ratio_second = result.ratio_second[:max(n_second - 1, 0)]
-    return {
-        "order_first": result.order("first"),
-        "order_second": result.order("second"),
-        "clean_rows_first": n_first,
-        "clean_rows_second": n_second,
-        "median_ratio_first": float(np.median(ratio_first)) if ratio_first.size else math.nan,
-        "median_ratio_second": float(np.median(ratio_second)) if ratio_second.size else math.nan,
-        "passes": bool(result.passes()),
-    }
+    return {**result.summary(), "passes": bool(result.passes())}
 
 
 # 1.2 Minimisation by SGD: a least-squares problem with a known solution

@@ -10,7 +10,6 @@ whole networks, as functions that return data, and the figures and text drawn fr
   L and both architectures; :func:`network_summary_table` and :func:`network_verdict` state
   what it found.
 """
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -88,17 +87,9 @@ def jacobian_summary(result, linear=False):
     ratios over those rows, the largest second-order error relative to the round-off level, and
     whether it passes: orders 1 and 2, or, for a ``linear`` target, order 1 and a second-order
     error at round-off from the first row."""
-    n_first, n_second = result.clean_rows("first"), result.clean_rows("second")
-    ratio_first = result.ratio_first[:max(n_first - 1, 0)]
-    ratio_second = result.ratio_second[:max(n_second - 1, 0)]
     return {
         "linear": bool(linear),
-        "order_first": result.order("first"),
-        "order_second": result.order("second"),
-        "clean_rows_first": n_first,
-        "clean_rows_second": n_second,
-        "median_ratio_first": float(np.median(ratio_first)) if ratio_first.size else math.nan,
-        "median_ratio_second": float(np.median(ratio_second)) if ratio_second.size else math.nan,
+        **result.summary(),
         "max_second": float(np.max(result.second)),
         "max_second_over_floor": float(np.max(result.second) / result.floor),
         "floor": float(result.floor),

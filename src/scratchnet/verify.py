@@ -80,6 +80,21 @@ class TestResult:
                 and self.clean_rows("first") > min_halvings
                 and abs(self.order("first") - 1) <= tol)
 
+    def summary(self):
+        """The test in numbers: fitted orders, rows above round-off, and the median ratios
+        between successive rows over those rows (NaN where there are none)."""
+        n_first, n_second = self.clean_rows("first"), self.clean_rows("second")
+        ratio_first = self.ratio_first[:max(n_first - 1, 0)]
+        ratio_second = self.ratio_second[:max(n_second - 1, 0)]
+        return {
+            "order_first": self.order("first"),
+            "order_second": self.order("second"),
+            "clean_rows_first": n_first,
+            "clean_rows_second": n_second,
+            "median_ratio_first": float(np.median(ratio_first)) if ratio_first.size else np.nan,
+            "median_ratio_second": float(np.median(ratio_second)) if ratio_second.size else np.nan,
+        }
+
     def table(self):
         """Rows as dicts: k, eps, first, second and the ratios to the previous row."""
         rows = []
