@@ -87,3 +87,8 @@ def test_bad_optimizer_arguments():
         make_optimizer("rmsprop", 0.1)
     with pytest.raises(ValueError, match="unknown schedule"):
         make_schedule("linear", 0.1, 10)
+
+
+def test_make_optimizer_passes_the_momentum_beta():
+    assert make_optimizer("momentum", 0.1, beta=0.5).beta == 0.5
+    assert make_optimizer("nesterov", 0.1).beta == 0.9

@@ -85,3 +85,19 @@ def test_restricting_the_steps_to_some_parameters(rng):
     for name, piece in net.slices.items():
         changed = not np.array_equal(before[piece], after[piece])
         assert changed == name.startswith("head"), name
+
+
+def test_without_evaluation_the_loop_measures_nothing_but_trains_the_same(rng):
+    Xt, Ct = separable(rng, 200)
+    histories, params = [], []
+    for evaluate in (True, False):
+        net = make_network("standard", 2, 2, depth=1, width=3, seed=0)
+        seen = []
+        history = train(net, Xt, Ct, Xt, Ct, SGD(0.1), epochs=3, batch_size=50,
+                        rng=np.random.default_rng(9), evaluate=evaluate,
+                        callback=lambda epoch, h: seen.append(epoch))
+        assert seen == [1, 2, 3] and history.epoch == [1, 2, 3]
+        histories.append(history)
+        params.append(net.get_params())
+    assert histories[1].val_acc == [] and len(histories[0].val_acc) == 3
+    np.testing.assert_array_equal(params[0], params[1])

@@ -96,14 +96,15 @@ class Adam(Optimizer):
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 
 
-def make_optimizer(name, lr):
-    """An optimizer by name: 'sgd', 'momentum' (heavy ball, beta 0.9), 'nesterov', 'adam'."""
+def make_optimizer(name, lr, beta=0.9):
+    """An optimizer by name: 'sgd', 'momentum' (heavy ball), 'nesterov' (both with momentum
+    ``beta``), 'adam'."""
     if name == "sgd":
         return SGD(lr)
     if name == "momentum":
-        return Momentum(lr)
+        return Momentum(lr, beta=beta)
     if name == "nesterov":
-        return Momentum(lr, nesterov=True)
+        return Momentum(lr, beta=beta, nesterov=True)
     if name == "adam":
         return Adam(lr)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")

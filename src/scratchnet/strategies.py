@@ -119,7 +119,8 @@ def layerwise_stages(net, finetune=True):
 
 
 def train_layerwise(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
-                    stages=None, eval_size=None, callback=None, divergence=100.0):
+                    stages=None, eval_size=None, callback=None, divergence=100.0,
+                    evaluate=True):
     """Train ``net`` stage by stage: stage ``s`` runs :func:`scratchnet.train.train` with
     ``params`` restricted to ``stages[s]`` (default :func:`layerwise_stages`), for its share of
     ``epochs`` (:func:`split_epochs`). One optimizer serves every stage (its state is kept per
@@ -136,7 +137,7 @@ def train_layerwise(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, 
         histories.append(train(net, Xt, Ct, Xv, Cv, optimizer, epochs=count,
                                batch_size=batch_size, rng=rng, schedule=Shifted(schedule, offset),
                                eval_size=eval_size, callback=stage_callback, params=params,
-                               divergence=divergence))
+                               divergence=divergence, evaluate=evaluate))
         offset += count
     return histories
 
@@ -233,10 +234,10 @@ def run_strategy(strategy, net, theta0, Xt, Ct, Xv, Cv, *, lr, epochs, batch_siz
     recorder = Recorder(net, Xt, Ct, Xv, Cv, eval_size, np.random.default_rng(seed_eval))
     optimizer = make_optimizer(strategy.optimizer, lr)
     schedule = make_schedule(strategy.schedule, lr, epochs)
-    # The loop's own per-epoch figures are not used (the recorder's are): a tiny subsample
-    # keeps them from costing time.
+    # The recorder measures every epoch on fixed subsamples, across the stages of a
+    # layer-by-layer run too; the loop measures nothing itself.
     common = dict(epochs=epochs, batch_size=batch_size, rng=rng, schedule=schedule,
-                  eval_size=1, callback=recorder)
+                  evaluate=False, callback=recorder)
     recorder.start()
     try:
         if strategy.kind == "plain":

@@ -96,7 +96,7 @@ def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, e
 
 
 def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
-          eval_size=None, callback=None, params=None, divergence=100.0):
+          eval_size=None, callback=None, params=None, divergence=100.0, evaluate=True):
     """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
 
     Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set. Every epoch
@@ -104,7 +104,8 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     ``schedule(epoch) -> lr`` sets the optimizer's rate at the start of every epoch (default:
     the optimizer's own, constant). ``eval_size`` measures the per-epoch figures on a random
     subsample of each set (drawn once) instead of the whole set. ``callback(epoch, history)``
-    runs after every epoch. ``params`` restricts the steps to a dict of the network's named
+    runs after every epoch; with ``evaluate=False`` the loop measures nothing itself (the history
+    keeps only epochs and rates), for a callback that measures its own way. ``params`` restricts the steps to a dict of the network's named
     parameter views (default: every parameter, as one flat vector).
 
     Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
@@ -124,6 +125,12 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     for epoch in range(epochs):
         optimizer.lr = schedule(epoch)
         train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch)
+        if not evaluate:
+            history.epoch.append(epoch + 1)
+            history.lr.append(optimizer.lr)
+            if callback is not None:
+                callback(epoch + 1, history)
+            continue
         train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
         val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
