@@ -16,7 +16,7 @@ import numpy as np
 
 from .layers import ResidualLayer, StandardLayer
 from .network import make_network
-from .plots import TINY, WIDTH
+from .plots import TINY, WIDTH, gradient_test_figure
 from .report import markdown_table
 from .verify import layer_jacobian_test, network_gradient_test, transpose_error
 
@@ -298,49 +298,10 @@ def network_verdict(summaries):
 # Figures
 
 def jacobian_test_figure(results, linear=(), title=None):
-    """The Jacobian tests of one layer on one data set: one column per target.
-
-    Top: ||F(x + eps d) - F(x)|| and ||F(x + eps d) - F(x) - eps J d|| against k on a log scale,
-    with the round-off level. Bottom: the ratios between successive rows, which should be 2 and
-    4; rows whose second-order error is round-off are shaded, and for a ``linear`` target (all
-    round-off) no second-order ratio is drawn, since a ratio of round-off means nothing.
-    """
-    n = len(results)
-    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.4), squeeze=False, sharex=True)
-    for col, (target, result) in enumerate(results.items()):
-        k = np.arange(len(result.eps))
-        top, bottom = axes[0, col], axes[1, col]
-        top.semilogy(k, np.maximum(result.first, TINY), "o-", ms=3, label="first order")
-        top.semilogy(k, np.maximum(result.second, TINY), "s-", ms=3, label="second order")
-        top.axhline(result.floor, color="grey", ls=":", lw=1, label="round-off level")
-        positive = result.second[result.second > 0]
-        top.set_ylim(bottom=min(result.floor / 10, np.min(positive, initial=1.0) / 3))
-        top.set_title(f"Jacobian in {tex(target)}" + (" (linear)" if target in linear else ""),
-                      fontsize=10)
-        bottom.plot(k[1:], result.ratio_first, "o-", ms=3, label="first order")
-        clean = result.clean_rows("second")
-        if target not in linear:
-            bottom.plot(k[1:], np.nan_to_num(result.ratio_second, nan=0.0, posinf=99.0), "s-",
-                        ms=3, label="second order")
-        else:
-            bottom.text(0.5, 0.62, "second order:\nround-off\nfrom k = 0", ha="center",
-                        va="center", transform=bottom.transAxes, fontsize=8, color="C1")
-        for level in (2, 4):
-            bottom.axhline(level, color="grey", ls="--", lw=0.8)
-        bottom.set_ylim(0, 6)
-        bottom.set_xlabel(r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)")
-        if clean < len(k):
-            for ax in (top, bottom):
-                ax.axvspan(max(clean, 1) - 0.5, k[-1] + 0.5, color="0.9", zorder=0)
-    axes[0, 0].set_ylabel("error")
-    axes[1, 0].set_ylabel("ratio of successive rows")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-               fontsize=8, frameon=False)
-    return fig
+    """The Jacobian tests of one layer on one data set: one column per target, as
+    :func:`scratchnet.plots.gradient_test_figure` draws them (``linear`` targets have a
+    second-order error at round-off from the first row, so no second-order ratio is drawn)."""
+    return gradient_test_figure(results, title, kind="Jacobian", linear=linear, label=tex)
 
 
 def network_test_figure(results, title=None):

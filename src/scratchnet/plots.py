@@ -20,27 +20,34 @@ def _label(target):
     return TARGET_LABELS.get(target, target)
 
 
-def gradient_test_figure(results, title=None):
-    """The gradient tests of one data set: one column per target (W, b, X).
+def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=_label):
+    """Gradient (or Jacobian) tests on one data set: one column per target.
 
-    Top row: |f(x + eps d) - f(x)| and |f(x + eps d) - f(x) - eps d^T g| against k on a log
-    scale, with the round-off level. Bottom row: the ratios between successive rows, which
-    should be 2 and 4; rows whose second-order error is round-off are shaded.
+    Top row: the first- and second-order errors against k on a log scale, with the round-off
+    level. Bottom row: the ratios between successive rows, which should be 2 and 4; rows whose
+    second-order error is round-off are shaded. For a target in ``linear`` (its second-order
+    error is all round-off) no second-order ratio is drawn, since a ratio of round-off means
+    nothing. ``kind`` names the test in the panel titles, ``label`` writes a target's name.
     """
     n = len(results)
-    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.5), squeeze=False, sharex=True)
     for col, (target, result) in enumerate(results.items()):
         k = np.arange(len(result.eps))
         top, bottom = axes[0, col], axes[1, col]
         top.semilogy(k, np.maximum(result.first, TINY), "o-", ms=3, label="first order")
         top.semilogy(k, np.maximum(result.second, TINY), "s-", ms=3, label="second order")
         top.axhline(result.floor, color="grey", ls=":", lw=1, label="round-off level")
-        top.set_title(f"gradient in {_label(target)}")
-        top.set_ylim(bottom=max(result.floor / 1e3, np.min(result.second[result.second > 0],
-                                                              initial=1.0) / 10))
+        positive = result.second[result.second > 0]
+        top.set_ylim(bottom=min(result.floor / 10, np.min(positive, initial=1.0) / 3))
+        top.set_title(f"{kind} in {label(target)}" + (" (linear)" if target in linear else ""),
+                      fontsize=10)
         bottom.plot(k[1:], result.ratio_first, "o-", ms=3, label="first order")
-        bottom.plot(k[1:], np.nan_to_num(result.ratio_second, nan=0.0, posinf=99.0), "s-", ms=3,
-                    label="second order")
+        if target not in linear:
+            bottom.plot(k[1:], np.nan_to_num(result.ratio_second, nan=0.0, posinf=99.0), "s-",
+                        ms=3, label="second order")
+        else:
+            bottom.text(0.5, 0.62, "second order:\nround-off\nfrom k = 0", ha="center",
+                        va="center", transform=bottom.transAxes, fontsize=8, color="C1")
         for level in (2, 4):
             bottom.axhline(level, color="grey", ls="--", lw=0.8)
         bottom.set_ylim(0, 6)
@@ -51,10 +58,12 @@ def gradient_test_figure(results, title=None):
                 ax.axvspan(max(clean, 1) - 0.5, k[-1] + 0.5, color="0.9", zorder=0)
     axes[0, 0].set_ylabel("error")
     axes[1, 0].set_ylabel("ratio of successive rows")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               fontsize=8, frameon=False)
     return fig
 
 
