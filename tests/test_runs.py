@@ -40,3 +40,14 @@ def test_run_training_result_layout_and_determinism(tiny_mat, tmp_path):
 def test_depth_zero_is_softmax_regression(tiny_mat):
     result = run_training({"data": tiny_mat, "depth": 0, "epochs": 1}, quiet=True)
     assert result["n_params"] == 2 * 2 + 2
+
+
+def test_progress_bar_rewrites_one_line_and_ends_it_when_done():
+    import io
+
+    from scratchnet.runs import progress_bar
+
+    stream = io.StringIO()
+    for done in (1, 2):
+        progress_bar(done, 2, f"epoch {done}/2", stream=stream, width=4)
+    assert stream.getvalue() == "\r[##..] epoch 1/2\r[####] epoch 2/2\n"

@@ -1,13 +1,12 @@
 """The command line: ``python -m scratchnet train|gradcheck|data`` (also installed as ``scratchnet``)."""
 import argparse
-import os
 import sys
 
-from .data import DATASETS, DataError, load_dataset
+from .data import DATASETS, DataError, load_dataset, looks_like_path
 from .data import main as data_main
 from .network import ARCHITECTURES
 from .optim import OPTIMIZERS, SCHEDULES
-from .runs import DEFAULTS, build_network, full_config, run_training, write_json
+from .runs import DEFAULTS, build_network, full_config, progress_bar, run_training, write_json
 from .train import TrainingDiverged
 from .verify import network_gradient_test
 
@@ -48,7 +47,7 @@ def _widths(text):
 
 def _data(text):
     # A path goes on to the loader, whose error names what is wrong with the file.
-    if text.lower() in DATASETS or os.sep in text or text.endswith(".mat") or os.path.exists(text):
+    if text.lower() in DATASETS or looks_like_path(text):
         return text
     raise argparse.ArgumentTypeError(
         f"unknown data set {text!r}: choose one of {', '.join(DATASETS)} or the path of a .mat file")
@@ -139,12 +138,8 @@ class _Progress:
     def __call__(self, epoch, history):
         if not self.enabled:
             return
-        done = int(30 * epoch / self.epochs)
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{self.epochs} "
-                         f"train {history.train_acc[-1]:.4f} val {history.val_acc[-1]:.4f}")
-        if epoch == self.epochs:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        progress_bar(epoch, self.epochs, f"epoch {epoch}/{self.epochs} train "
+                     f"{history.train_acc[-1]:.4f} val {history.val_acc[-1]:.4f}")
 
 
 def run_train(args):

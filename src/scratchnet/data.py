@@ -391,7 +391,8 @@ def load_file(path, name=None):
                    path=str(path.resolve()), sha256=digest)
 
 
-def _looks_like_path(text):
+def looks_like_path(text):
+    """True when ``text`` names a file rather than a data set: a separator, .mat, or a file."""
     seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
     return any(s in text for s in seps) or text.lower().endswith(".mat") or Path(text).is_file()
 
@@ -442,7 +443,7 @@ def load_dataset(name_or_path, *, generate=True, quiet=False):
             raise DataError(f"{DATASETS[key]}: not found in {data_dir()}; put the course file "
                             "there, or allow generating a look-alike")
         return load_file(_generate(key, quiet), name=key)
-    if isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
+    if isinstance(name_or_path, os.PathLike) or looks_like_path(text):
         return load_file(text)
     raise DataError(f"{text}: unknown data set; expected one of {', '.join(DATASETS)} "
                     "or a path to a .mat file")

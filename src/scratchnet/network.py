@@ -89,13 +89,15 @@ class Network:
             loss += self._add_weight_decay()
         return loss
 
+    def _penalty(self):
+        """weight_decay / 2 * sum ||W||_F^2 over the weight matrices."""
+        return 0.5 * self.weight_decay * sum(
+            np.dot(self.theta[piece], self.theta[piece]) for piece in self._weight_slices)
+
     def _add_weight_decay(self):
-        penalty = 0.0
         for piece in self._weight_slices:
-            w = self.theta[piece]
-            penalty += np.dot(w, w)
-            self.grad[piece] += self.weight_decay * w
-        return 0.5 * self.weight_decay * penalty
+            self.grad[piece] += self.weight_decay * self.theta[piece]
+        return self._penalty()
 
     def loss_and_grad(self, X, C):
         """Objective and its gradient (a 1-D copy in the layout of ``get_params``)."""
@@ -107,8 +109,7 @@ class Network:
         self._check_batch(X, C)
         loss = self.head.forward(self.forward(X), C)
         if self.weight_decay:
-            loss += 0.5 * self.weight_decay * sum(
-                np.dot(self.theta[p], self.theta[p]) for p in self._weight_slices)
+            loss += self._penalty()
         return loss
 
     def predict_proba(self, X):

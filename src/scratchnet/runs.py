@@ -7,6 +7,7 @@ A configuration holds the keys of :data:`DEFAULTS`; the result is a JSON-ready d
 """
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,16 @@ DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,
                 batch_size=64, epochs=60, weight_decay=0.0, seed=0, eval_size=None)
 
 EPOCH_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def progress_bar(done, total, text, stream=None, width=30):
+    """Rewrite one line on ``stream`` (stderr): ``[####......] text``; end it when done."""
+    stream = stream or sys.stderr
+    filled = int(width * done / total) if total else width
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}")
+    if done >= total:
+        stream.write("\n")
+    stream.flush()
 
 
 def full_config(config):

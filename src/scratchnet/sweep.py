@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import write_json
+from .runs import progress_bar, write_json
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT_PARAMETER = "result_path"
@@ -201,7 +201,6 @@ def run_sweep(sweep, workers=None, scheduler=None, progress=None, log=None):
     else:
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as executor:
             _collect(executor, args, outcome, bar)
-    bar.close()
     return outcome
 
 
@@ -224,14 +223,8 @@ class _Bar:
     def update(self, failed):
         self.done += 1
         if self.enabled:
-            filled = int(30 * self.done / self.total)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-                             f" points" + (f", {failed} failed" if failed else ""))
-            sys.stderr.flush()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
+            progress_bar(self.done, self.total, f"{self.done}/{self.total} points"
+                         + (f", {failed} failed" if failed else ""))
 
 
 def collect_results(sweep):
