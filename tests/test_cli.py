@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -107,3 +109,65 @@ def test_gradcheck_prints_the_table_and_passes(tiny_mat, capsys, arch):
     out = capsys.readouterr().out
     assert "fitted order" in out and "passes" in out
     assert len([line for line in out.splitlines() if line.strip()[:2].strip().isdigit()]) == 16
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["train", "--lr", "inf"], "argument --lr: must be a finite number, got inf"),
+    (["train", "--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["train", "--weight-decay", "inf"], "argument --weight-decay: must be a finite number"),
+    (["train", "--weight-decay", "nan"], "argument --weight-decay: must be a finite number"),
+    (["train", "--momentum", "inf"], "argument --momentum: must be a finite number"),
+    (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1)"),
+    (["gradcheck", "--eps0", "inf"], "argument --eps0: must be a finite number"),
+    (["gradcheck", "--seed", "-3"], "argument --seed: must be >= 0"),
+])
+def test_unusable_numbers_are_one_line_exit_2_before_anything_runs(argv, message):
+    # In a subprocess: what a user sees, whole, and no data set is loaded or generated.
+    proc = subprocess.run([sys.executable, "-m", "scratchnet", *argv, "--data", "/nonexistent.mat"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_out_that_cannot_be_written_is_refused_before_training(tiny_mat, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit:
+        main(train_args(tiny_mat, blocker / "run.json"))
+    assert exit.value.code == 2
+    err = capsys.readouterr()
+    assert "cannot write" in err.err and "is not a folder" in err.err and err.out == ""
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_out_gets_the_mode_the_umask_gives(tiny_mat, tmp_path, umask):
+    out = tmp_path / "run.json"
+    old = os.umask(umask)
+    try:
+        assert main(train_args(tiny_mat, out)) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_rate_the_schedule_makes_non_finite_is_reported_as_given(tiny_mat):
+    from scratchnet.runs import ConfigError, checked_schedule, full_config
+
+    config = full_config({"lr": 1e-3, "schedule": "cosine", "epochs": 3})
+    assert [round(checked_schedule(config)(e), 12) for e in range(3)] == [1e-3, 0.0007525, 0.0002575]
+    # No schedule of ours overflows a finite rate, so one is given a rate that check_config
+    # would refuse, to see the error name the rate given rather than the NaN it became.
+    config["lr"] = float("inf")
+    with pytest.raises(ConfigError, match=r"lr inf with the cosine schedule becomes nan at epoch 1"):
+        checked_schedule(config)
+
+
+def test_the_result_json_carries_the_stamp(tiny_mat, tmp_path):
+    out = tmp_path / "run.json"
+    assert main(train_args(tiny_mat, out)) == 0
+    stamp = json.loads(out.read_text())["stamp"]
+    assert set(stamp) >= {"python", "numpy", "scipy", "blas", "cpu", "commit", "data"}
+    assert stamp["numpy"] == np.__version__ and stamp["cpu"]["simd"]["baseline"]

@@ -306,6 +306,12 @@ BAD_SETS = {
              ["Ct", "not a numeric matrix"]),
     "struct": (lambda: replaced(small_set(), Yv={"a": 1.0}), ["Yv", "not a numeric matrix"]),
     "complex": (lambda: replaced(small_set(), Yt=small_set()["Yt"] * 1j), ["Yt", "complex"]),
+    "one_class": (lambda: replaced(small_set(k=1), Cv=np.ones((1, 6))), ["Ct", "1 class",
+                                                                          "at least two"]),
+    "one_class_present": (lambda: replaced(small_set(), Ct=np.eye(4)[:, [2] * 12]),
+                          ["every training label is class 2", "at least two"]),
+    "no_features": (lambda: replaced(small_set(), Yt=np.zeros((0, 12)), Yv=np.zeros((0, 6))),
+                    ["Yt", "no features"]),
 }
 
 
@@ -373,3 +379,26 @@ def test_course_file_loads(name, monkeypatch):
     for A in (ds.Xt, ds.Ct, ds.Xv, ds.Cv):
         assert A.dtype == np.float64
     assert len(ds.sha256) == 64 and set(ds.sha256) <= set("0123456789abcdef")
+
+
+@pytest.mark.parametrize("variation", ["int8 labels", "uint8 labels", "int64 labels",
+                                       "logical labels", "float64 features", "int features",
+                                       "float32 everything"])
+def test_valid_variations_of_a_file_load_and_train(variation, tmp_path):
+    from scratchnet.runs import run_training
+
+    arrays = small_set(m=40, m_val=12, n=2, k=2)
+    casts = {"int8 labels": ("C", np.int8), "uint8 labels": ("C", np.uint8),
+             "int64 labels": ("C", np.int64), "logical labels": ("C", bool),
+             "float64 features": ("Y", np.float64), "int features": ("Y", np.int32),
+             "float32 everything": ("YC", np.float32)}
+    which, dtype = casts[variation]
+    arrays = {key: value.astype(dtype) if key[0] in which else value
+              for key, value in arrays.items()}
+    path = tmp_path / "variation.mat"
+    scipy.io.savemat(path, arrays)
+    loaded = load_dataset(str(path))
+    assert loaded.Xt.dtype == np.float64 and loaded.Ct.dtype == np.float64
+    result = run_training({"data": str(path), "depth": 1, "width": 4, "epochs": 2,
+                           "batch_size": 8}, quiet=True)
+    assert len(result["history"]) == 2 and 0 <= result["final"]["val_acc"] <= 1

@@ -1,22 +1,42 @@
 """The command line: ``python -m scratchnet train|gradcheck|data`` (also installed as ``scratchnet``)."""
 import argparse
+import math
+import os
 import sys
+from pathlib import Path
 
 from .data import DATASETS, DataError, load_dataset, looks_like_path
 from .data import main as data_main
 from .network import ARCHITECTURES
 from .optim import OPTIMIZERS, SCHEDULES
-from .runs import DEFAULTS, build_network, full_config, progress_bar, run_training, write_json
+from .runs import (DEFAULTS, ConfigError, build_network, full_config, progress_bar, run_training,
+                   write_json)
 from .train import TrainingDiverged
 from .verify import network_gradient_test
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (argparse prints its usage above them)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, text):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: "
+                                         f"{text!r}") from None
+    # inf and nan parse as floats, and would train to NaN before anything says so.
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _positive(kind):
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
@@ -24,13 +44,20 @@ def _positive(kind):
     return parse
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+def _non_negative(kind):
+    def parse(text):
+        value = _number(kind, text)
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return value
+    parse.__name__ = f"non-negative {kind.__name__}"
+    return parse
+
+
+def _momentum(text):
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
@@ -72,11 +99,11 @@ def _add_network_arguments(parser):
     widths.add_argument("--widths", type=_widths,
                         help="comma-separated widths, one per hidden layer (standard only)")
     parser.add_argument("--activation", choices=("tanh", "relu"), default=DEFAULTS["activation"])
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--seed", type=_non_negative(int), default=DEFAULTS["seed"])
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scratchnet", description="Deep learning from scratch in NumPy.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -88,7 +115,9 @@ def build_parser():
     tr.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS["schedule"])
     tr.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
     tr.add_argument("--epochs", type=_positive(int), default=DEFAULTS["epochs"])
-    tr.add_argument("--weight-decay", type=_non_negative_float, default=DEFAULTS["weight_decay"])
+    tr.add_argument("--weight-decay", type=_non_negative(float), default=DEFAULTS["weight_decay"])
+    tr.add_argument("--momentum", type=_momentum, default=DEFAULTS["momentum"],
+                    help="momentum beta of the momentum and nesterov optimizers")
     tr.add_argument("--eval-size", type=_positive(int), default=None,
                     help="measure the per-epoch figures on a random subsample of this size "
                          "(default: the whole sets)")
@@ -170,11 +199,32 @@ def run_gradcheck(args):
     return 0 if result.passes() else 1
 
 
+def _writable(path):
+    """None when a file can be written at ``path``, else why not (checked before training, so
+    a run is not lost at its end)."""
+    path = Path(path)
+    if path.is_dir():
+        return "it is a folder"
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        return f"{folder} is not a folder"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"cannot create {path.parent} ({error.strerror})"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"{path.parent} is not writable"
+    return None
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "widths", None) is not None and args.arch == "resnet":
         parser.error("argument --widths: for the standard architecture; a resnet has one --width")
+    problem = _writable(args.out) if getattr(args, "out", None) else None
+    if problem:
+        parser.error(f"argument --out: cannot write {args.out}: {problem}")
     try:
         if args.command == "train":
             return run_train(args)
@@ -191,7 +241,7 @@ def main(argv=None):
             from .bench import main as bench_main
             return bench_main(args)
         return data_main([])
-    except DataError as error:
+    except (DataError, ConfigError) as error:
         print(f"scratchnet: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -18,13 +18,14 @@ import hashlib
 import io
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 import scipy.sparse
+
+from .files import write_atomic
 
 DATASETS = {"swissroll": "SwissRollData.mat", "peaks": "PeaksData.mat", "gmm": "GMMData.mat"}
 KEYS = ("Yt", "Ct", "Yv", "Cv")
@@ -236,18 +237,7 @@ def write_mat(path, arrays):
     scipy.io.savemat(buffer, arrays, do_compression=True, oned_as="column")
     data = bytearray(buffer.getvalue())
     data[:116] = _MAT_HEADER.ljust(116)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, bytes(data))
 
 
 def write_lookalike(name, directory, *, seed=0):
@@ -339,6 +329,19 @@ def _check_one_hot(name, C, key):
                         f"(first: column {first}, 0-based) are not exactly one 1 and the rest 0")
 
 
+def _check_classes(name, Ct):
+    # One class is learnt perfectly by a constant: its "100%" would say nothing.
+    k = Ct.shape[0]
+    if k < 2:
+        raise DataError(f"{name}: Ct has {k} row(s), so {k} class(es); a classifier needs at "
+                        "least two")
+    present = np.flatnonzero(Ct.any(axis=1))
+    if present.size < 2:
+        raise DataError(f"{name}: every training label is class {int(present[0])} (0-based, of "
+                        f"the {k} rows of Ct); a classifier needs at least two classes among "
+                        "the training labels")
+
+
 def _check_finite(name, Y, key):
     finite = np.isfinite(Y)
     if not finite.all():
@@ -365,6 +368,9 @@ def validate(contents, name):
         if Y.shape[1] == 0:
             raise DataError(f"{name}: the {which} set is empty "
                             f"({Y_key} is {_shape(Y)}, 0 samples)")
+    if Yt.shape[0] == 0:
+        raise DataError(f"{name}: Yt has no features ({_shape(Yt)}: 0 rows); expected n x m "
+                        "with n >= 1")
     if Yt.shape[0] != Yv.shape[0]:
         raise DataError(f"{name}: training has {Yt.shape[0]} features (Yt {_shape(Yt)}) "
                         f"but validation has {Yv.shape[0]} (Yv {_shape(Yv)})")
@@ -373,6 +379,7 @@ def validate(contents, name):
                         f"but validation has {Cv.shape[0]} (Cv {_shape(Cv)})")
     _check_one_hot(name, Ct, "Ct")
     _check_one_hot(name, Cv, "Cv")
+    _check_classes(name, Ct)
     _check_finite(name, Yt, "Yt")
     _check_finite(name, Yv, "Yv")
     return Yt, Ct, Yv, Cv

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_atomic
+from .stamp import stamp
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -54,13 +57,14 @@ def _strict(value):
 def record(path, **numbers):
     """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all.
 
-    The file is strict JSON: NaN and infinity are written as null.
+    The file is strict JSON: NaN and infinity are written as null. It also gets ``stamp``, what
+    the numbers were computed on (:func:`scratchnet.stamp.stamp`).
     """
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(_strict(numbers))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    data["stamp"] = stamp()
+    write_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data
 
 

@@ -3,18 +3,19 @@
 A configuration holds the keys of :data:`DEFAULTS`; the result is a JSON-ready dict with
 ``config``, ``data`` (name, source, sha256, ...), ``history`` (a record per epoch:
 ``epoch, lr, train_loss, train_acc, val_loss, val_acc``), ``eval_size``, ``final``
-(``train_acc, val_acc, train_loss, val_loss``), ``n_params`` and ``seconds``.
+(``train_acc, val_acc, train_loss, val_loss``), ``n_params``, ``seconds`` and ``stamp`` (what it
+ran on, :func:`scratchnet.stamp.stamp`).
 """
 import json
-import os
+import math
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from .data import load_dataset
+from .files import write_atomic
+from .stamp import stamp
 from .network import make_network
 from .optim import make_optimizer, make_schedule
 from .train import train
@@ -22,7 +23,8 @@ from .train import train
 # A good configuration for every course data set, not a toy (see the README).
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,
                 activation="tanh", optimizer="adam", lr=1e-3, schedule="cosine",
-                batch_size=64, epochs=60, weight_decay=0.0, seed=0, eval_size=None)
+                batch_size=64, epochs=60, weight_decay=0.0, momentum=0.9, seed=0,
+                eval_size=None)
 
 EPOCH_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -37,12 +39,63 @@ def progress_bar(done, total, text, stream=None, width=30):
     stream.flush()
 
 
+class ConfigError(ValueError):
+    """A configuration that cannot run: the message is one line naming the key and the value."""
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_config(config):
+    """Refuse, before anything runs, the values no run can use; return ``config``.
+
+    A non-finite rate would train to NaN and report it as divergence, and a negative seed
+    fails deep inside NumPy, so both are caught here with the key that holds them.
+    """
+    def need(ok, key, what):
+        if not ok:
+            raise ConfigError(f"{key} must be {what}, got {config[key]!r}")
+
+    number = {key: _is_number(config[key]) and math.isfinite(config[key])
+              for key in ("lr", "weight_decay", "momentum")}
+    need(number["lr"] and config["lr"] > 0, "lr", "a finite number > 0")
+    need(number["weight_decay"] and config["weight_decay"] >= 0, "weight_decay",
+         "a finite number >= 0")
+    need(number["momentum"] and 0 <= config["momentum"] < 1, "momentum",
+         "a finite number in [0, 1)")
+    need(_is_int(config["seed"]) and config["seed"] >= 0, "seed", "an integer >= 0")
+    for key in ("epochs", "batch_size"):
+        need(_is_int(config[key]) and config[key] >= 1, key, "an integer >= 1")
+    need(config["eval_size"] is None or (_is_int(config["eval_size"]) and config["eval_size"] >= 1),
+         "eval_size", "None or an integer >= 1")
+    return config
+
+
 def full_config(config):
-    """``config`` completed with the defaults; unknown keys are refused with their names."""
+    """``config`` completed with the defaults and checked (:func:`check_config`); unknown keys
+    are refused with their names."""
     unknown = sorted(set(config) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown configuration keys {unknown}; known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **config}
+        raise ConfigError(f"unknown configuration keys {unknown}; known: {sorted(DEFAULTS)}")
+    return check_config({**DEFAULTS, **config})
+
+
+def checked_schedule(config):
+    """The learning-rate schedule of a configuration, refused when it leaves the finite
+    numbers at some epoch: the error names the rate that was given, not the NaN it became."""
+    schedule = make_schedule(config["schedule"], config["lr"], config["epochs"])
+    for epoch in range(config["epochs"]):
+        rate = schedule(epoch)
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigError(f"lr {config['lr']!r} with the {config['schedule']} schedule "
+                              f"becomes {rate} at epoch {epoch + 1}; give a smaller lr")
+    return schedule
 
 
 def build_network(config, data):
@@ -69,9 +122,9 @@ def train_network(config, data, callback=None):
     Returns the trained network, its :class:`~scratchnet.train.History` and the seconds the
     training took.
     """
+    schedule = checked_schedule(config)
     net, rng = build_network(config, data)
-    optimizer = make_optimizer(config["optimizer"], config["lr"])
-    schedule = make_schedule(config["schedule"], config["lr"], config["epochs"])
+    optimizer = make_optimizer(config["optimizer"], config["lr"], beta=config["momentum"])
     start = time.perf_counter()
     history = train(net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer,
                     epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
@@ -89,20 +142,9 @@ def run_training(config, callback=None, quiet=False):
                  for values in zip(*(record[key] for key in EPOCH_KEYS))]
     return {"config": config, "data": data.describe(), "history": per_epoch,
             "eval_size": history.eval_size, "final": history.final(),
-            "n_params": net.n_params, "seconds": seconds}
+            "n_params": net.n_params, "seconds": seconds, "stamp": stamp()}
 
 
 def write_json(data, path):
-    """Write ``data`` as JSON to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` as JSON to ``path`` atomically, with the mode the umask gives."""
+    return write_atomic(path, json.dumps(data, indent=1) + "\n")

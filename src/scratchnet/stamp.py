@@ -1,0 +1,183 @@
+"""What a result was computed on: the versions, the BLAS, the CPU, the commit and the data.
+
+Speed, and even float64 results in their last digits, depend on the BLAS and its kernel and on
+the vector extensions NumPy dispatches to, so every results JSON and the report's title page
+carry :func:`stamp`. :func:`stamp_lines` is the same as (label, text) pairs for a title page.
+"""
+import functools
+import hashlib
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def git_commit(repo=REPO):
+    """``git describe --always --dirty`` of ``repo``, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty",
+                              "--abbrev=10"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what platform knows)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        text = ""
+    for key in ("model name", "Model", "cpu model", "Processor"):
+        match = re.search(rf"^{key}\s*:\s*(.+)$", text, re.M)
+        if match:
+            return " ".join(match.group(1).split())
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def simd():
+    """NumPy's SIMD extensions, as ``numpy.show_runtime`` lists them: the baseline it was
+    compiled for, and which of its dispatch targets this CPU has (found) or lacks."""
+    try:
+        from numpy._core._multiarray_umath import (__cpu_baseline__, __cpu_dispatch__,
+                                                   __cpu_features__)
+    except ImportError:
+        return {"baseline": [], "found": [], "not_found": []}
+    return {"baseline": list(__cpu_baseline__),
+            "found": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)],
+            "not_found": [f for f in __cpu_dispatch__ if not __cpu_features__.get(f)]}
+
+
+def blas():
+    """Every BLAS loaded in the process (threadpoolctl), with the package that ships it."""
+    # SciPy loads its own BLAS only with scipy.linalg: import it so that one is seen too.
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    found = []
+    for lib in threadpool_info():
+        if lib.get("user_api") != "blas":
+            continue
+        path = lib.get("filepath") or ""
+        package = next((p for p in ("numpy", "scipy") if f"{os.sep}{p}." in path
+                        or f"{os.sep}{p}{os.sep}" in path), None)
+        found.append({"name": lib.get("internal_api"), "version": lib.get("version"),
+                      "kernel": lib.get("architecture"), "threads": lib.get("num_threads"),
+                      "threading": lib.get("threading_layer"), "package": package,
+                      "file": Path(path).name})
+    # threadpoolctl lists the libraries in the order they were loaded, which varies.
+    return sorted(found, key=lambda lib: (lib["package"] or "", lib["file"]))
+
+
+@functools.lru_cache(maxsize=None)
+def _sha256(path, size, mtime_ns):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256(path):
+    """The hex sha256 of the file ``path`` (computed once per version of the file)."""
+    st = os.stat(path)
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+def data_files():
+    """The file each named data set is read from, with its sha256 and whether it is the course
+    file or a generated look-alike; None for a set whose file does not exist yet."""
+    import scipy.io
+
+    from .data import DATASETS, LOOKALIKE_KEY, cache_dir, data_dir
+
+    files = {}
+    for name, file in DATASETS.items():
+        path = next((p for p in (data_dir() / file, cache_dir() / file) if p.is_file()), None)
+        if path is None:
+            files[name] = None
+            continue
+        try:
+            names = [entry[0] for entry in scipy.io.whosmat(str(path))]
+            source = "look-alike" if LOOKALIKE_KEY in names else "course file"
+        except Exception:  # an unreadable file is still stamped by its bytes
+            source = "unreadable"
+        files[name] = {"file": str(path.resolve()), "sha256": sha256(path), "source": source}
+    return files
+
+
+def stamp():
+    """A JSON-ready record of what this process computes on."""
+    import numpy
+    import scipy
+
+    return {
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "blas": blas(),
+        "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+                "simd": simd()},
+        "platform": platform.platform(),
+        "commit": git_commit(),
+        "data": data_files(),
+    }
+
+
+def environment(record):
+    """The part of a stamp that must agree for two results to be comparable: everything but
+    the commit and the BLAS thread counts (which a build sets per process)."""
+    env = {key: value for key, value in record.items() if key != "commit"}
+    env["blas"] = [{k: v for k, v in lib.items() if k != "threads"} for lib in record["blas"]]
+    return env
+
+
+def _blas_text(lib):
+    parts = [f"{lib['name'] or 'unknown'} {lib['version'] or ''}".strip()]
+    if lib.get("kernel"):
+        parts.append(f"{lib['kernel']} kernel")
+    if lib.get("threading"):
+        parts.append(lib["threading"])
+    text = ", ".join(parts)
+    return f"{text} (of {lib['package']})" if lib.get("package") else text
+
+
+def stamp_lines(record, threads=None):
+    """(label, text) pairs of a stamp for a title page; ``threads`` overrides the BLAS thread
+    counts (those of the processes that computed the numbers, not of the one that prints)."""
+    cpu, vector = record["cpu"], record["cpu"]["simd"]
+    libs = "; ".join(_blas_text(lib) for lib in record["blas"]) or "none found"
+    if threads is None:
+        threads = sorted({lib["threads"] for lib in record["blas"] if lib.get("threads")})
+    if threads:
+        libs += f"; {', '.join(map(str, threads))} BLAS thread(s)"
+    extensions = f"baseline {' '.join(vector['baseline']) or 'none'}"
+    extensions += f"; found {' '.join(vector['found']) or 'none'}"
+    if vector["not_found"]:
+        extensions += f"; not found {' '.join(vector['not_found'])}"
+    lines = [("Python", record["python"]), ("NumPy", record["numpy"]), ("SciPy", record["scipy"]),
+             ("BLAS", libs),
+             ("CPU", f"{cpu['model']}, {cpu['machine']}, {cpu['cores']} cores"),
+             ("Vector extensions (NumPy)", extensions),
+             ("Commit", record["commit"] or "unknown (not a git checkout)")]
+    for name, entry in record["data"].items():
+        text = (f"{Path(entry['file']).name}, {entry['source']}, sha256 {entry['sha256']}"
+                if entry else "no file yet")
+        lines.append((f"Data: {name}", text))
+    return lines
+
+
+def main(argv=None):
+    """``python -m scratchnet.stamp``: print the stamp of this environment."""
+    for label, text in stamp_lines(stamp()):
+        print(f"{label + ':':<27} {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
