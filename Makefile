@@ -15,14 +15,19 @@ PACKAGE := $(wildcard src/scratchnet/*.py)
 # What a notebook's results depend on: the package, less the module that runs the pipeline.
 NOTEBOOK_DEPS := $(filter-out src/scratchnet/pipeline.py,$(PACKAGE))
 PDF := report/report.pdf
+HTML := report/report.html
 # QUICK=1 runs every notebook with quick=True (small sizes, to check the pipeline).
 QUICK ?= 0
 QUICK_FLAG := $(if $(filter 1 yes true True,$(QUICK)),--quick)
 PARAMS := build/notebooks/.params
 DATA_STAMP := build/data.txt
+# Seconds a notebook cell may run in the report and in sweeps (empty: the package's default,
+# 1800); a cell over it fails its notebook.
+CELL_TIMEOUT ?=
+export SCRATCHNET_CELL_TIMEOUT := $(CELL_TIMEOUT)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test data report notebooks lab bench bench-torch sweep clean FORCE
+.PHONY: help venv test data report notebooks browser lab lab-check bench bench-torch sweep clean FORCE
 # A recipe that fails leaves no half-written target behind to look up to date.
 .DELETE_ON_ERROR:
 
@@ -39,29 +44,34 @@ $(STAMP): requirements.txt pyproject.toml
 ## venv: create the local virtual environment (.venv) from requirements.txt
 venv: $(STAMP)
 
-## test: run the test suite (creates the venv on first use; checks report/report.pdf if built)
+## test: run the test suite (creates the venv on first use; checks report/report.pdf and report.html if built)
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## browser: install Debian's chromium for the test that opens report/report.html (playwright is in .venv)
+browser:
+	@tools/ensure-browser.sh
 
 ## data: make sure the three data sets exist (course files, else generated look-alikes)
 data: $(STAMP)
 	$(PY) -m scratchnet data
 
-## report: run every notebook into build/notebooks/ and render report/report.pdf (QUICK=1: small sizes; -j2: side by side)
+## report: run every notebook into build/notebooks/, render report/report.pdf and report/report.html (QUICK=1: small sizes; -j2: side by side; CELL_TIMEOUT=s)
 report:
-	@rm -f $(PDF)
+	@rm -f $(PDF) $(HTML)
 	@tools/ensure-tex.sh
 	@rm -rf build/notebooks/failed
 	@$(MAKE) --no-print-directory $(PDF) || { \
 	  if ls build/notebooks/failed/*.txt >/dev/null 2>&1; then cat build/notebooks/failed/*.txt; \
-	  else echo "error: make report failed (see above); no $(PDF) was written"; fi; \
+	  else echo "error: make report failed (see above); no $(PDF) or $(HTML) was written"; fi; \
 	  exit 1; } >&2
 
 ## notebooks: only execute the notebooks (into build/notebooks/), no PDF
 notebooks: $(EXECUTED)
 
-$(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
-	$(PY) -m scratchnet.pipeline render $@ $(EXECUTED)
+# One render writes both: the PDF and the page come from the same merged notebook.
+$(PDF) $(HTML) &: $(EXECUTED) templates/scratchnet_report.tex.j2 templates/scratchnet_report.html.j2 $(PACKAGE)
+	$(PY) -m scratchnet.pipeline render $(PDF) $(EXECUTED) --html $(HTML)
 
 # One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
 # package, the data or the QUICK setting changes. Its kernel gets one BLAS thread unless told

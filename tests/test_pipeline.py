@@ -1,4 +1,5 @@
 """The report pipeline's pieces, without TeX: merging, cleaning, the template, a failing run."""
+import re
 import shutil
 
 import nbformat
@@ -164,3 +165,87 @@ def test_a_latex_error_is_one_line_that_quotes_it(tmp_path):
     message = str(info.value)
     assert "Undefined control sequence" in message and "\n" not in message, message
     assert "doc.log" in message
+
+
+def test_a_cell_over_the_time_limit_fails_naming_notebook_and_cell(tmp_path):
+    src = tmp_path / "src" / "98_slow.ipynb"
+    src.parent.mkdir()
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Slow"),
+        new_code_cell("import time"),
+        new_code_cell("quick = False\nresults_path = 'x.json'", metadata={"tags": ["parameters"]}),
+        new_code_cell("x = 1\ntime.sleep(120)\ny = 2"),
+        new_code_cell("print('never')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(src))
+    out = tmp_path / "build" / "98_slow.ipynb"
+    with pytest.raises(pipeline.PipelineError) as info:
+        pipeline.run_notebook(src, out, cwd=tmp_path, log=open("/dev/null", "w"), timeout=2)
+    message = str(info.value)
+    assert "98_slow.ipynb failed in cell 4, line 2 ('time.sleep(120)')" in message, message
+    assert "time limit of 2 s per cell" in message and "\n" not in message, message
+    assert not out.exists()
+    assert pipeline.failure_paths(out)[1].read_text() == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("text, seconds", [("", 1800), ("600", 600), (" 2.5 ", 3)])
+def test_cell_timeout_comes_from_the_variable(text, seconds):
+    assert pipeline.cell_timeout({pipeline.TIMEOUT_VARIABLE: text}) == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "soon", "inf", "nan"])
+def test_an_unusable_cell_timeout_is_one_line(text):
+    with pytest.raises(pipeline.PipelineError, match="SCRATCHNET_CELL_TIMEOUT=.*CELL_TIMEOUT="):
+        pipeline.cell_timeout({pipeline.TIMEOUT_VARIABLE: text})
+
+
+def test_figures_are_numbered_in_order():
+    nb = pipeline.merge([section("A", figures=[("one", "a"), ("two", "b")]),
+                         section("B", figures=[("three", "c")])])
+    assert pipeline.number_figures(nb) == 3
+    numbers = [o.metadata["image/png"]["number"] for c in nb.cells for o in c.get("outputs", [])]
+    assert numbers == [1, 2, 3]
+
+
+def _stamp(**changes):
+    from scratchnet.stamp import stamp
+
+    record = stamp()
+    record.update(changes)
+    return record
+
+
+def test_the_title_page_refuses_a_stamp_the_numbers_were_not_computed_on():
+    here = _stamp()
+    ran = {**here, "commit": "another", "blas": [{**lib, "threads": 1} for lib in here["blas"]]}
+    assert pipeline.check_stamps(here, {"a.ipynb": ran}) == ([1] if here["blas"] else [])
+    with pytest.raises(pipeline.PipelineError, match=r"a.ipynb was computed on another numpy"):
+        pipeline.check_stamps(here, {"a.ipynb": {**here, "numpy": "1.0.0"}})
+
+
+def _katex_or_skip():
+    try:
+        return pipeline.katex_assets()
+    except pipeline.PipelineError as error:
+        pytest.skip(str(error))
+
+
+def test_the_html_page_loads_nothing_from_outside_and_shows_no_code():
+    katex = _katex_or_skip()
+    assert "url(fonts/" not in katex["css"] and katex["css"].count("data:font/woff2") >= 10
+    nb = pipeline.merge([section("Data sets", figures=[("A caption with $\\eta = 0.1$", "d_x")],
+                                 code="secret_code_line = 42"),
+                         section("1.1 Softmax", figures=[("Second", "s_y")])],
+                        extra={"stamp_lines": [["NumPy", "9.9.9"]]})
+    nb.cells[0].source += "\n\n## Summary\n\n$$F = -\\frac{1}{m}$$"
+    nb.cells[2].source += "\n\n## Summary\n\nAgain."
+    pipeline.number_figures(nb)
+    html = pipeline.to_html(nb, katex=katex)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the page links out"
+    assert "secret_code_line" not in html
+    assert html.count('<figure class="sn-figure"') == 2
+    assert "Figure 1:" in html and "Figure 2:" in html and "9.9.9" in html
+    contents = html[html.index('<nav id="contents">'):html.index("</nav>")]
+    assert contents.count("<li>") == 4 and 'href="#Summary-2"' in contents, contents

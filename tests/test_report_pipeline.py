@@ -4,6 +4,7 @@ They read what `make report` built and never build it themselves. Without a repo
 unless SCRATCHNET_REQUIRE_REPORT=1 (as in CI, after `make report QUICK=1`), where a missing or
 stale report fails.
 """
+import json
 import os
 import re
 import shutil
@@ -133,3 +134,24 @@ def test_title_page_and_contents(report):
     assert text.startswith(normalize(pipeline.TITLE))
     assert "Contents" in text[:3000]
     assert ("Quick build" in text[:1500]) == bool(report["info"]["quick"])
+
+
+def test_the_title_page_carries_the_stamp(report):
+    first_page = normalize(report["text"].split("\f", 1)[0])
+    record = report["info"]["stamp"]
+    for needle in ("Python", record["python"], "NumPy", record["numpy"], "SciPy",
+                   record["scipy"], "BLAS", "kernel", "CPU", record["cpu"]["model"],
+                   "Vector extensions", *record["cpu"]["simd"]["found"], "Commit",
+                   record["commit"] or "unknown"):
+        assert needle in first_page, f"{needle!r} is not on the PDF's title page"
+    for name, entry in record["data"].items():
+        assert entry and entry["sha256"] in first_page.replace(" ", ""), (
+            f"the sha256 of {name} is not on the PDF's title page")
+
+
+def test_every_results_json_carries_the_stamp(report):
+    for source in report["info"]["sources"]:
+        results = pipeline.results_path_for(REPO / source)
+        stamp = json.loads(results.read_text()).get("stamp")
+        assert stamp, f"{results.relative_to(REPO)} has no stamp"
+        assert set(stamp) >= {"python", "numpy", "scipy", "blas", "cpu", "commit", "data"}

@@ -106,3 +106,39 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path, tiny_mat):
         a = json.loads((local.out_dir / f"{pid}.json").read_text())["history"]
         b = json.loads((remote.out_dir / f"{pid}.json").read_text())["history"]
         assert a == b, pid
+
+
+def test_a_point_over_the_cell_time_limit_is_recorded_naming_the_cell(tmp_path, tiny_mat):
+    from scratchnet.sweep import run_point
+
+    params = {"data": str(tiny_mat), "depth": 3, "width": 64, "epochs": 100000, "seed": 0}
+    pid, error, seconds = run_point(REPO / NOTEBOOK, tmp_path, "slow", params, REPO, timeout=2)
+    assert "train.ipynb failed in cell 4" in error and "time limit of 2 s per cell" in error
+    assert (tmp_path / "slow.error.txt").read_text() == error + "\n"
+    assert seconds < 60 and not (tmp_path / "slow.done.json").exists()
+
+
+def test_an_unusable_cell_timeout_stops_the_sweep_before_it_runs(tmp_path, tiny_mat, capsys,
+                                                                  monkeypatch):
+    monkeypatch.setenv("SCRATCHNET_CELL_TIMEOUT", "never")
+    assert main(["sweep", str(small_sweep(tmp_path, tiny_mat))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "SCRATCHNET_CELL_TIMEOUT='never'" in err
+
+
+def test_sweep_outputs_get_the_mode_the_umask_gives(tmp_path, tiny_mat):
+    import os
+    import stat
+
+    sweep = load_sweep(small_sweep(tmp_path, tiny_mat, lrs="[0.1]", seeds="[0]"),
+                       out_root=tmp_path / "out")
+    old = os.umask(0o027)
+    try:
+        run_sweep(sweep, workers=1, progress=False, log=lambda _: None)
+        aggregate(sweep)
+    finally:
+        os.umask(old)
+    files = sorted(p for p in sweep.out_dir.iterdir() if p.is_file())
+    assert {p.suffix for p in files} >= {".json", ".ipynb", ".csv", ".md", ".png"}
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {oct(0o640)}, modes

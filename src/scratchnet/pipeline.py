@@ -2,8 +2,13 @@
 
 ``python -m scratchnet.pipeline run SRC OUT [--quick]`` executes one source notebook into its
 build copy (the Makefile has one rule per notebook, so ``make -j2`` runs them side by side);
-``python -m scratchnet.pipeline render OUT.pdf EXECUTED...`` merges the executed notebooks, in
-the order given, into one notebook and renders it through nbconvert's LaTeX route and xelatex.
+``python -m scratchnet.pipeline render OUT.pdf EXECUTED... [--html OUT.html]`` merges the
+executed notebooks, in the order given, into one notebook and renders it through nbconvert's
+LaTeX route and xelatex, and through nbconvert's HTML exporter into one page that needs nothing
+from outside (images embedded, KaTeX inlined).
+
+Every cell has a time limit, ``$SCRATCHNET_CELL_TIMEOUT`` seconds (default
+:data:`DEFAULT_CELL_TIMEOUT`): a cell over it fails its notebook like an exception does.
 
 The conventions the notebooks follow, and this module relies on:
 
@@ -14,24 +19,37 @@ The conventions the notebooks follow, and this module relies on:
 """
 import argparse
 import datetime
+import json
+import logging
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from .files import copy_atomic
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
+HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
 AUTHORS = ("The scratchnet team",)
 FAILED_DIR = "failed"
 
 # xelatex runs until the cross-references settle (the table of contents needs two), at most this.
 MAX_LATEX_RUNS = 4
+
+# The longest cell of the full report takes about two minutes here: half an hour is a hang.
+DEFAULT_CELL_TIMEOUT = 1800
+TIMEOUT_VARIABLE = "SCRATCHNET_CELL_TIMEOUT"
+
+# Where Debian's libjs-katex puts KaTeX; $SCRATCHNET_KATEX may name another KaTeX dist folder
+# (katex.min.js, katex.min.css, fonts/, contrib/auto-render*.js), e.g. npm's katex/dist.
+KATEX_DIR = "/usr/share/javascript/katex"
 
 
 class PipelineError(RuntimeError):
@@ -50,6 +68,21 @@ def _rel(path):
         return str(path.relative_to(REPO))
     except ValueError:
         return str(path)
+
+
+def cell_timeout(environ=None):
+    """Seconds a cell may run: ``$SCRATCHNET_CELL_TIMEOUT``, else :data:`DEFAULT_CELL_TIMEOUT`."""
+    text = (os.environ if environ is None else environ).get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_CELL_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 1):
+        raise PipelineError(f"{TIMEOUT_VARIABLE}={text!r}: expected the seconds a cell may run, "
+                            "a number >= 1 (make report CELL_TIMEOUT=SECONDS)")
+    return int(math.ceil(seconds))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,11 +152,34 @@ def failure_paths(out):
 
 def _failed_cell(src_nb, err):
     """Cell number (from 1) in the source notebook of the cell that raised ``err``."""
-    source = (getattr(err, "source", "") or "").strip()
+    return _source_cell(src_nb, getattr(err, "source", ""))
+
+
+def _source_cell(src_nb, source):
+    """Cell number (from 1) of the code cell of ``src_nb`` whose source is ``source``."""
+    source = (source or "").strip()
     for i, cell in enumerate(src_nb.cells, 1):
         if cell.cell_type == "code" and cell.source.strip() == source:
             return i
     return None
+
+
+def _timed_out_cell(partial_nb):
+    """(source, traceback) of the cell a timeout stopped, in a partly executed notebook.
+
+    The kernel is interrupted when it is shut down, so that cell holds the KeyboardInterrupt;
+    failing that, it is the last cell papermill started.
+    """
+    started = None
+    for cell in partial_nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return cell.source, out.get("traceback")
+        if cell.metadata.get("papermill", {}).get("start_time"):
+            started = cell
+    return (started.source, None) if started is not None else (None, None)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -144,10 +200,30 @@ def _failed_line(traceback):
     return None, None
 
 
-def describe_failure(src, err, src_nb=None):
-    """One line naming the notebook, the cell (and its line) and the exception of a failure."""
+def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
+    """One line naming the notebook, the cell (and its line) and the exception of a failure.
+
+    For a cell over the time limit ``timeout``, ``partial`` (the partly executed notebook's
+    path) tells which cell it was.
+    """
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(err, CellTimeoutError):
+        source, traceback = None, None
+        if partial is not None and Path(partial).exists():
+            try:
+                source, traceback = _timed_out_cell(read_notebook(partial))
+            except Exception:  # an unreadable partial copy still leaves the message below
+                pass
+        cell = _source_cell(src_nb, source) if src_nb is not None and source else None
+        number, text = _failed_line(traceback)
+        where = f"cell {cell}" if cell else "a cell"
+        if number is not None:
+            where += f", line {number} ({_one_line(text, 60)!r})"
+        limit = f"{timeout} s" if timeout else "its limit"
+        return (f"{_rel(src)} failed in {where}: the cell ran over the time limit of {limit} "
+                f"per cell ({TIMEOUT_VARIABLE}, or make report CELL_TIMEOUT=SECONDS, sets it)")
     if isinstance(err, PapermillExecutionError):
         cell = _failed_cell(src_nb, err) if src_nb is not None else None
         where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
@@ -160,18 +236,40 @@ def describe_failure(src, err, src_nb=None):
     return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
 
 
-def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr):
+def execute(src, out, parameters, cwd, timeout):
+    """papermill's execution of ``src`` into ``out``, each cell limited to ``timeout`` seconds.
+
+    A failing or timed-out cell raises; the caller says so in one line, so papermill's and
+    nbclient's own log lines about it stay quiet.
+    """
+    import papermill
+
+    quiet = logging.getLogger("papermill")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        papermill.execute_notebook(
+            str(src), str(out), parameters=parameters, cwd=str(cwd), progress_bar=False,
+            log_output=False, execution_timeout=timeout,
+            # ipykernel 7 logs a warning about its TCP transport on every start, and an error
+            # when it is shut down by an interrupt: noise here (a failing cell raises anyway).
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+    finally:
+        quiet.setLevel(level)
+
+
+def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
     """Execute the notebook ``src`` with papermill into ``out``; return the seconds it took.
 
     The kernel runs in ``cwd`` (the repo root) with ``quick`` and ``results_path`` (``out`` with
-    ``.json``, removed first so no stale key survives) as parameters. The executed copy is
+    ``.json``, removed first so no stale key survives) as parameters; each cell may run
+    ``timeout`` seconds (default :func:`cell_timeout`). The executed copy is
     written to a temporary name and moved to ``out`` only on success, so a build tool never
     takes a failed run for an up-to-date one. On failure the partial copy goes to
     ``failed/<name>`` beside ``out``, a one-line message to ``failed/<stem>.txt``, and
     :class:`PipelineError` is raised with that message.
     """
-    import papermill
-
+    timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     failed_nb, failed_msg = failure_paths(out)
@@ -187,14 +285,9 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr):
     print(f"run     {_rel(src)} ({mode})", file=log, flush=True)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(src), str(tmp), parameters={"quick": bool(quick), "results_path": results_param},
-            cwd=str(cwd), progress_bar=False, log_output=False,
-            # ipykernel 7 logs a warning about its TCP transport on every start, and an error
-            # when it is shut down by an interrupt: noise here (a failing cell raises anyway).
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        execute(src, tmp, {"quick": bool(quick), "results_path": results_param}, cwd, timeout)
     except Exception as err:
-        message = describe_failure(src, err, read_notebook(src))
+        message = describe_failure(src, err, read_notebook(src), partial=tmp, timeout=timeout)
         failed_nb.parent.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
             os.replace(tmp, failed_nb)
@@ -303,13 +396,48 @@ def prepare_for_pdf(nb):
 # Rendering
 
 
-def _git_commit():
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty",
-                              "--abbrev=10"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+def number_figures(nb):
+    """Number the ``show_figure`` outputs in order (``metadata["image/png"]["number"]``), as
+    LaTeX numbers its figures, so the HTML page says the same "Figure N"; return the count."""
+    count = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("image/png", {})
+            if "image/png" in output.get("data", {}) and meta.get("caption"):
+                count += 1
+                meta["number"] = count
+    return count
+
+
+def recorded_stamps(executed):
+    """{notebook: the stamp its results JSON records} of the executed notebooks that wrote one."""
+    found = {}
+    for path in executed:
+        results = results_path_for(path)
+        try:
+            found[_rel(path)] = json.loads(results.read_text())["stamp"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def check_stamps(current, recorded):
+    """Refuse to put ``current`` on the title page when a notebook's numbers were computed on
+    something else (another NumPy, BLAS, CPU or data file); return the BLAS thread counts the
+    notebooks ran with."""
+    from .stamp import environment
+
+    mine = environment(current)
+    threads = set()
+    for name, other in recorded.items():
+        theirs = environment(other)
+        differ = sorted(key for key in set(mine) | set(theirs) if mine.get(key) != theirs.get(key))
+        if differ:
+            raise PipelineError(f"{name} was computed on another {', '.join(differ)} than this "
+                                "build renders with; its numbers would carry a wrong stamp: run "
+                                "make clean, then make report")
+        threads |= {lib.get("threads") for lib in other.get("blas", []) if lib.get("threads")}
+    return sorted(threads)
 
 
 def to_latex(nb, template=TEMPLATE):
@@ -362,16 +490,114 @@ def compile_latex(tex_path, *, runs=MAX_LATEX_RUNS):
     return log
 
 
-def render(executed, out_pdf, *, build_dir=None, appendix=True, title=TITLE, authors=AUTHORS,
-           log=sys.stderr):
-    """Merge the executed notebooks ``executed`` (in order) and render them to ``out_pdf``.
+def katex_assets(folder=None):
+    """KaTeX's CSS (fonts inlined as data URIs), its script and the auto-render extension, read
+    from a package's copy (Debian's libjs-katex, or ``$SCRATCHNET_KATEX``): never a CDN."""
+    import base64
 
-    Writes the merged notebook (``report.ipynb``), the LaTeX source, figures and log into
-    ``build_dir`` (default ``build/report``), then moves the PDF into place in one step, so a
-    half-written PDF never exists under ``out_pdf``. Raises :class:`PipelineError` when a
-    notebook holds an error output, a section title is missing, or xelatex fails.
-    Returns a dict of what was rendered (sections, figures, pages when pdfinfo is present).
+    folder = Path(folder or os.environ.get("SCRATCHNET_KATEX") or KATEX_DIR)
+
+    def first(*names):
+        found = next((folder / n for n in names if (folder / n).is_file()), None)
+        if found is None:
+            raise PipelineError(f"KaTeX not found in {folder} (no {names[0]}): install Debian's "
+                                "libjs-katex (tools/ensure-tex.sh does) or set SCRATCHNET_KATEX "
+                                "to a KaTeX dist folder")
+        return found
+
+    css = first("katex.min.css", "katex.css").read_text()
+
+    def inline(match):
+        font = folder / match.group(1)
+        if not font.is_file():
+            raise PipelineError(f"KaTeX's font {font} is missing (Debian: fonts-katex)")
+        data = base64.b64encode(font.read_bytes()).decode("ascii")
+        return f"url(data:font/woff2;base64,{data}) format('woff2')"
+
+    # Each @font-face lists woff2, woff and ttf; every browser that runs KaTeX reads woff2,
+    # so only that one is kept, inlined.
+    css = re.sub(r"url\((fonts/[^)]+\.woff2)\)\s*format\(['\"]woff2['\"]\)"
+                 r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline, css)
+    if "url(fonts/" in css:
+        raise PipelineError(f"{folder}: KaTeX's CSS names fonts that could not be inlined")
+    return {"css": css, "js": first("katex.min.js", "katex.js").read_text(),
+            "auto_render": first("contrib/auto-render.min.js",
+                                 "contrib/auto-render.js").read_text()}
+
+
+def _unique_ids(soup):
+    """Make the heading ids unique (two sections may both have a "Summary"), anchors to match."""
+    seen = {}
+    for heading in soup.select("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]"):
+        base = heading["id"]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            new = f"{base}-{seen[base]}"
+            heading["id"] = new
+            for link in heading.select("a.anchor-link"):
+                link["href"] = f"#{new}"
+
+
+def add_contents(html):
+    """The page's table of contents, from its section (h1) and subsection (h2) headings, put
+    into its ``nav#contents``."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, features="html.parser")
+    _unique_ids(soup)
+    nav = soup.select_one("nav#contents")
+    if nav is None:
+        raise PipelineError("the HTML template has no nav#contents for the table of contents")
+    outer = soup.new_tag("ol", attrs={"class": "sn-toc"})
+    current = None
+    for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
+        text = "".join(str(part) for part in heading.contents
+                       if getattr(part, "get", lambda *_: None)("class") != ["anchor-link"])
+        item = soup.new_tag("li")
+        link = soup.new_tag("a", href=f"#{heading['id']}")
+        link.append(BeautifulSoup(text, features="html.parser"))
+        item.append(link)
+        if heading.name == "h1" or current is None:
+            outer.append(item)
+            current = item
+        else:
+            sub = current.find("ol")
+            if sub is None:
+                sub = soup.new_tag("ol")
+                current.append(sub)
+            sub.append(item)
+    nav.append(outer)
+    return str(soup)
+
+
+def to_html(nb, template=HTML_TEMPLATE, katex=None):
+    """The notebook ``nb`` as one HTML page that loads nothing: figures, styles and KaTeX
+    inside it, no code cells, a table of contents."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_file=str(template), exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True)
+    resources = {"metadata": {"path": str(REPO)}, "katex": katex or katex_assets()}
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    return add_contents(html)
+
+
+def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, title=TITLE,
+           authors=AUTHORS, log=sys.stderr):
+    """Merge the executed notebooks ``executed`` (in order) and render them to ``out_pdf`` and,
+    when given, to the page ``out_html``.
+
+    Writes the merged notebook (``report.ipynb``), the LaTeX source, figures, log and the HTML
+    page into ``build_dir`` (default ``build/report``), then moves the outputs into place at
+    the end, each in one step, so a half-written report never exists under their names. Raises
+    :class:`PipelineError` when a notebook holds an error output, a section title is missing,
+    a notebook's results were computed on another environment than the stamp says, or
+    xelatex fails. Returns a dict of what was rendered (sections, figures, pages when pdfinfo
+    is present).
     """
+    from .stamp import stamp, stamp_lines
+
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
     out_pdf = Path(out_pdf)
@@ -390,15 +616,19 @@ def render(executed, out_pdf, *, build_dir=None, appendix=True, title=TITLE, aut
             raise PipelineError(f"{_rel(path)}: its first markdown cell does not open with a "
                                 "level-1 heading '# <section title>'")
         notebooks.append(nb)
+    current = stamp()
+    threads = check_stamps(current, recorded_stamps(executed))
     built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     merged = merge(notebooks, title=title, authors=authors, names=[_rel(p) for p in executed],
-                   extra={"commit": _git_commit(), "built": built})
+                   extra={"commit": current["commit"], "built": built, "stamp": current,
+                          "stamp_lines": [list(line) for line in
+                                          stamp_lines(current, threads=threads or None)]})
     if appendix:
         sources = sorted((REPO / "src" / "scratchnet").glob("*.py"))
         for cell in source_appendix(sources):
             cell["id"] = _fresh_id()
             merged.cells.append(cell)
-    merged.metadata["scratchnet"]["figures"] = len(image_outputs(merged))
+    merged.metadata["scratchnet"]["figures"] = number_figures(merged)
     merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
 
     import nbformat
@@ -407,6 +637,8 @@ def render(executed, out_pdf, *, build_dir=None, appendix=True, title=TITLE, aut
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     nbformat.write(merged, str(build_dir / "report.ipynb"))
+    if out_html is not None:
+        (build_dir / "report.html").write_text(to_html(merged))
     latex, files = to_latex(merged)
     tex_path = build_dir / "report.tex"
     tex_path.write_text(latex)
@@ -418,22 +650,17 @@ def render(executed, out_pdf, *, build_dir=None, appendix=True, title=TITLE, aut
         raise PipelineError(f"the fonts lack {', '.join(missing)}: these would vanish from the "
                             f"PDF (log: {_rel(tex_path.with_suffix('.log'))})")
 
-    out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=f".{out_pdf.stem}.", suffix=".pdf")
-    os.close(fd)
-    try:
-        shutil.copyfile(tex_path.with_suffix(".pdf"), tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_pdf)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    copy_atomic(tex_path.with_suffix(".pdf"), out_pdf)
+    if out_html is not None:
+        copy_atomic(build_dir / "report.html", out_html)
     info = dict(merged.metadata["scratchnet"], pdf=str(out_pdf), pages=_page_count(out_pdf),
+                html=str(out_html) if out_html is not None else None,
                 seconds=round(time.perf_counter() - start, 1))
     pages = f"{info['pages']} pages, " if info["pages"] else ""
     quick = ", QUICK" if info["quick"] else ""
-    print(f"wrote   {_rel(out_pdf)} ({pages}{len(notebooks)} sections, {info['figures']} figures"
-          f"{quick}) in {info['seconds']:.1f} s", file=log, flush=True)
+    also = f" and {_rel(out_html)}" if out_html is not None else ""
+    print(f"wrote   {_rel(out_pdf)}{also} ({pages}{len(notebooks)} sections, {info['figures']} "
+          f"figures{quick}) in {info['seconds']:.1f} s", file=log, flush=True)
     return info
 
 
@@ -461,6 +688,8 @@ def main(argv=None):
     render_p = sub.add_parser("render", help="merge executed notebooks and render the PDF")
     render_p.add_argument("out", help="the PDF to write, e.g. report/report.pdf")
     render_p.add_argument("executed", nargs="+", help="executed notebooks, in report order")
+    render_p.add_argument("--html", help="also write the report as one HTML page here, "
+                          "e.g. report/report.html")
     render_p.add_argument("--no-appendix", action="store_true",
                           help="leave out the appendix with the package source")
     args = parser.parse_args(argv)
@@ -468,7 +697,7 @@ def main(argv=None):
         if args.command == "run":
             run_notebook(args.src, args.out, quick=args.quick)
         else:
-            render(args.executed, args.out, appendix=not args.no_appendix)
+            render(args.executed, args.out, out_html=args.html, appendix=not args.no_appendix)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

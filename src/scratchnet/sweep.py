@@ -14,7 +14,8 @@ Every point is executed into ``build/sweeps/<name>/<point>.ipynb`` and its noteb
 ``<point>.json`` (the notebook takes a ``result_path`` parameter). When papermill returns, the
 runner writes ``<point>.done.json`` with the point's parameters: a point whose marker matches
 is done and is skipped, so an interrupted sweep continues where it stopped. A failing point is
-recorded in ``<point>.error.txt`` and does not stop the others.
+recorded in ``<point>.error.txt`` and does not stop the others; so is a cell that runs over the
+time limit (``$SCRATCHNET_CELL_TIMEOUT`` seconds, see :func:`scratchnet.pipeline.cell_timeout`).
 
 Points run in a local process pool, or on a Dask distributed scheduler (dask's
 concurrent.futures executor) with ``scheduler=ADDRESS``. :func:`aggregate` writes one CSV,
@@ -140,11 +141,11 @@ def is_done(out_dir, pid, params):
     return marker.get("parameters") == params and (Path(out_dir) / f"{pid}.json").is_file()
 
 
-def run_point(notebook, out_dir, pid, params, cwd):
-    """Execute one point with papermill; return (pid, error or None, seconds). Never raises."""
-    import papermill
-
-    from .pipeline import describe_failure, read_notebook
+def run_point(notebook, out_dir, pid, params, cwd, timeout=None):
+    """Execute one point with papermill, each cell limited to ``timeout`` seconds (default
+    :func:`scratchnet.pipeline.cell_timeout`); return (pid, error or None, seconds). Never
+    raises."""
+    from .pipeline import cell_timeout, describe_failure, execute, read_notebook
 
     # One BLAS thread per point: the points are the parallelism, and a point's numbers must not
     # depend on where it ran (Dask's workers are limited to one thread; the kernel inherits this).
@@ -154,16 +155,16 @@ def run_point(notebook, out_dir, pid, params, cwd):
     error_file = out_dir / f"{pid}.error.txt"
     error_file.unlink(missing_ok=True)
     start = time.perf_counter()
+    executed = out_dir / f"{pid}.ipynb"
     try:
-        papermill.execute_notebook(
-            str(notebook), str(out_dir / f"{pid}.ipynb"),
-            parameters={**params, RESULT_PARAMETER: str(out_dir / f"{pid}.json")},
-            cwd=str(cwd), progress_bar=False, log_output=False,
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        timeout = cell_timeout() if timeout is None else timeout
+        execute(notebook, executed, {**params, RESULT_PARAMETER: str(out_dir / f"{pid}.json")},
+                cwd, timeout)
         if not (out_dir / f"{pid}.json").is_file():
             raise RuntimeError(f"the notebook wrote no {pid}.json")
     except Exception as error:  # a point's failure is data for the sweep, not a crash
-        message = describe_failure(notebook, error, read_notebook(notebook))
+        message = describe_failure(notebook, error, read_notebook(notebook), partial=executed,
+                                   timeout=timeout)
         error_file.write_text(message + "\n")
         return pid, message, time.perf_counter() - start
     seconds = time.perf_counter() - start
@@ -180,8 +181,9 @@ class Outcome:
     failed: dict
 
 
-def run_sweep(sweep, workers=None, scheduler=None, progress=None, log=None):
-    """Run every point of ``sweep`` that is not done; return an :class:`Outcome`."""
+def run_sweep(sweep, workers=None, scheduler=None, progress=None, log=None, timeout=None):
+    """Run every point of ``sweep`` that is not done, each cell limited to ``timeout`` seconds;
+    return an :class:`Outcome`."""
     log = log or (lambda text: print(text, file=sys.stderr))
     todo, skipped = [], []
     for pid, params in sweep.points():
@@ -192,7 +194,7 @@ def run_sweep(sweep, workers=None, scheduler=None, progress=None, log=None):
     if not todo:
         return outcome
     bar = _Bar(len(todo), enabled=sys.stderr.isatty() if progress is None else progress)
-    args = [(sweep.notebook, sweep.out_dir, pid, params, REPO) for pid, params in todo]
+    args = [(sweep.notebook, sweep.out_dir, pid, params, REPO, timeout) for pid, params in todo]
     if scheduler:
         from distributed import Client
 
@@ -354,10 +356,16 @@ def run_figure(result):
 
 def main(args):
     """``scratchnet sweep FILE``: run, then aggregate; exit 1 when a point failed."""
+    from .pipeline import PipelineError, cell_timeout
+
     sweep = load_sweep(args.file)
+    try:
+        timeout = cell_timeout()
+    except PipelineError as error:
+        raise SweepError(str(error)) from None
     start = time.perf_counter()
     outcome = run_sweep(sweep, workers=args.workers, scheduler=args.scheduler,
-                        progress=False if args.quiet else None)
+                        progress=False if args.quiet else None, timeout=timeout)
     rows = aggregate(sweep)
     where = sweep.out_dir.relative_to(REPO) if sweep.out_dir.is_relative_to(REPO) else sweep.out_dir
     print(f"{sweep.name}: ran {len(outcome.ran)} points, skipped {len(outcome.skipped)} already "
