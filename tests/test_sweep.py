@@ -46,6 +46,10 @@ seeds: {seeds}
     (f"notebook: {NOTEBOOK}\nfixed: {{lr: 0.1}}\ngrid: {{lr: [0.1]}}", "both fixed and in the grid"),
     (f"notebook: {NOTEBOOK}\ngrid: {{lr: [0.1]}}\nseeds: []", "seeds must be a non-empty list"),
     ("notebook: [unclosed", "not a readable YAML file"),
+    (f"notebook: {NOTEBOOK}\nfixed: {{data: mnist}}\ngrid: {{lr: [0.1]}}",
+     "data: got 'mnist', expected a data set name"),
+    (f"notebook: {NOTEBOOK}\ngrid: {{lr: [0.1, 1e-3]}}", "lr: got the string '1e-3'"),
+    (f"notebook: {NOTEBOOK}\ngrid: {{lr: [0.1]}}\nseeds: [0, 1.5]", "seed: got 1.5"),
 ])
 def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, text, message):
     path = write_sweep(tmp_path, text)

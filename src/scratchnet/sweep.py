@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .params import check_value, literal_defaults
 from .runs import progress_bar, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,9 +128,27 @@ def load_sweep(path, out_root=None):
                          f"{notebook.name} (it takes {', '.join(sorted(known))})")
     if RESULT_PARAMETER not in known:
         raise SweepError(f"{where}: notebook {notebook.name} has no {RESULT_PARAMETER} parameter")
+    defaults = parameter_defaults(notebook)
+    values = [(key, value) for key, value in fixed.items()]
+    values += [(key, value) for key, grid_values in grid.items() for value in grid_values]
+    values += [("seed", seed) for seed in seeds if seed is not None]
+    for key, value in values:
+        message = check_value(key, value, defaults.get(key))
+        if message:
+            raise SweepError(f"{where}: {message.split('; ')[0]}")
     name = spec.get("name") or path.stem
     out_root = Path(out_root) if out_root is not None else REPO / "build" / "sweeps"
     return Sweep(name, notebook, fixed, grid, seeds, out_root / name)
+
+
+def parameter_defaults(notebook):
+    """The literal defaults of the notebook's cell tagged ``parameters`` (empty if none)."""
+    from .pipeline import read_notebook
+
+    for cell in read_notebook(notebook).cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            return literal_defaults(cell.source) or {}
+    return {}
 
 
 def is_done(out_dir, pid, params):
