@@ -99,18 +99,26 @@ $(DATA_STAMP): FORCE $(STAMP)
 	@$(PY) -m scratchnet data > $@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; cat $@; fi
 
-$(LAB_STAMP): requirements.txt requirements-lab.txt pyproject.toml tools/lab-startup.py
+# The lab's own settings (share/jupyter/lab/settings/overrides.json in its venv) turn off the
+# "get notified about Jupyter news?" pop-up of every first start, and the update check.
+$(LAB_STAMP): requirements.txt requirements-lab.txt pyproject.toml tools/lab-startup.py tools/lab-overrides.json
 	test -x $(LAB_VENV)/bin/python || $(PYTHON) -m venv $(LAB_VENV)
 	$(LAB_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LAB_VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-lab.txt -e .
-	mkdir -p $(LAB_VENV)/ipython/profile_default/startup
+	mkdir -p $(LAB_VENV)/ipython/profile_default/startup $(LAB_VENV)/share/jupyter/lab/settings
 	cp tools/lab-startup.py $(LAB_VENV)/ipython/profile_default/startup/00-scratchnet.py
+	cp tools/lab-overrides.json $(LAB_VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 ## lab: open JupyterLab on notebooks/ (own venv .venv-lab; kernels start in the repo root, like papermill's)
 lab: $(LAB_STAMP)
 	IPYTHONDIR=$(CURDIR)/$(LAB_VENV)/ipython $(LAB_VENV)/bin/jupyter lab \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## lab-check: start JupyterLab as `make lab` does and run a report notebook to the end on its kernel (LAB_CHECK_NOTEBOOK=00_data.ipynb)
+LAB_CHECK_NOTEBOOK ?= 00_data.ipynb
+lab-check: $(LAB_STAMP) $(DATA_STAMP)
+	$(LAB_VENV)/bin/python tools/lab-check.py $(LAB_CHECK_NOTEBOOK)
 
 ## bench: samples per second of a training epoch, against PyTorch when installed (BENCH_ARGS="--json f.json")
 bench: $(STAMP)
