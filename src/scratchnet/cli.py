@@ -158,7 +158,8 @@ def run_train(args):
 
 def run_gradcheck(args):
     data = load_dataset(args.data)
-    config = full_config(_config(args))
+    # Whatever precision training uses, derivatives are checked in float64.
+    config = full_config({**_config(args), "dtype": "float64"})
     net, rng = build_network(config, data)
     batch = rng.choice(data.Xt.shape[1], size=min(args.batch, data.Xt.shape[1]), replace=False)
     result = network_gradient_test(net, data.Xt[:, batch], data.Ct[:, batch], rng,

@@ -23,7 +23,7 @@ from .train import train
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,
                 activation="tanh", optimizer="adam", lr=1e-3, schedule="cosine",
                 batch_size=64, epochs=60, weight_decay=0.0, seed=0, eval_size=None,
-                dtype="float64")
+                dtype="float32")
 
 EPOCH_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 

@@ -82,13 +82,14 @@ def step_targets(net, params=None):
 def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch=0):
     """One pass over a fresh permutation of the training set in mini-batches of ``batch_size``.
 
-    Xt and Ct must be checked and in the network's dtype already (``train`` does it once).
+    Xt and Ct must be checked already (``train`` does it once); the gather casts them to the
+    network's dtype.
     """
     m = Xt.shape[1]
     # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
     order = rng.permutation(m)
-    X_epoch = np.asfortranarray(Xt[:, order])
-    C_epoch = np.asfortranarray(Ct[:, order])
+    X_epoch = np.asfortranarray(Xt[:, order], dtype=net.dtype)
+    C_epoch = np.asfortranarray(Ct[:, order], dtype=net.dtype)
     # Overflow shows up as a non-finite loss, which the guard reports with epoch and rate.
     with np.errstate(over="ignore", invalid="ignore"):
         for batch, start in enumerate(range(0, m, batch_size)):
