@@ -20,6 +20,11 @@ QUICK ?= 0
 QUICK_FLAG := $(if $(filter 1 yes true True,$(QUICK)),--quick)
 PARAMS := build/notebooks/.params
 DATA_STAMP := build/data.txt
+# The notebooks run side by side on every core unless the command line says otherwise (-j1,
+# -j2, ...): each kernel keeps one BLAS thread (see the notebook rule), so N run on N cores.
+NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+# MAKEFLAGS shows the command line's -j only inside a recipe, so this is expanded there.
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test data report notebooks lab bench bench-torch sweep clean FORCE
@@ -47,18 +52,19 @@ test: $(STAMP)
 data: $(STAMP)
 	$(PY) -m scratchnet data
 
-## report: run every notebook into build/notebooks/ and render report/report.pdf (QUICK=1: small sizes; -j2: side by side)
+## report: run every notebook into build/notebooks/ and render report/report.pdf (QUICK=1: small sizes; on every core, -j1: one at a time)
 report:
 	@rm -f $(PDF)
 	@tools/ensure-tex.sh
 	@rm -rf build/notebooks/failed
-	@$(MAKE) --no-print-directory $(PDF) || { \
+	@$(MAKE) --no-print-directory $(JOBS) $(PDF) || { \
 	  if ls build/notebooks/failed/*.txt >/dev/null 2>&1; then cat build/notebooks/failed/*.txt; \
 	  else echo "error: make report failed (see above); no $(PDF) was written"; fi; \
 	  exit 1; } >&2
 
-## notebooks: only execute the notebooks (into build/notebooks/), no PDF
-notebooks: $(EXECUTED)
+## notebooks: only execute the notebooks (into build/notebooks/, on every core), no PDF
+notebooks:
+	@$(MAKE) --no-print-directory $(JOBS) $(EXECUTED)
 
 $(PDF): $(EXECUTED) templates/scratchnet_report.tex.j2 $(PACKAGE)
 	$(PY) -m scratchnet.pipeline render $@ $(EXECUTED)
