@@ -44,3 +44,11 @@ def test_the_route_follows_the_environment(monkeypatch):
     assert not activations._float64_tanh_is_vectorised()
     monkeypatch.setenv("SCRATCHNET_TANH", "numpy")
     assert activations._float64_tanh_is_vectorised()
+
+
+def test_tanh_via_exp_in_float32_is_within_two_units_of_one():
+    z = np.linspace(-20, 20, 200_001, dtype=np.float32)
+    out = tanh_via_exp(z, np.empty_like(z))
+    assert out.dtype == np.float32
+    error = np.abs(out.astype(np.float64) - np.tanh(z.astype(np.float64)))
+    assert error.max() <= 2 * np.finfo(np.float32).eps, f"max absolute error {error.max():.2e}"
