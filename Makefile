@@ -25,6 +25,11 @@ DATA_STAMP := build/data.txt
 # 1800); a cell over it fails its notebook.
 CELL_TIMEOUT ?=
 export SCRATCHNET_CELL_TIMEOUT := $(CELL_TIMEOUT)
+# The notebooks run side by side on every core unless the command line says otherwise (-j1,
+# -j2, ...): each kernel keeps one BLAS thread (see the notebook rule), so N run on N cores.
+NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+# MAKEFLAGS shows the command line's -j only inside a recipe, so this is expanded there.
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test data report notebooks browser lab lab-check bench bench-torch sweep clean FORCE
@@ -56,18 +61,19 @@ browser:
 data: $(STAMP)
 	$(PY) -m scratchnet data
 
-## report: run every notebook into build/notebooks/, render report/report.pdf and report/report.html (QUICK=1: small sizes; -j2: side by side; CELL_TIMEOUT=s)
+## report: run every notebook into build/notebooks/, render report/report.pdf and report/report.html (QUICK=1: small sizes; on every core, -j1: one at a time; CELL_TIMEOUT=s)
 report:
 	@rm -f $(PDF) $(HTML)
 	@tools/ensure-tex.sh
 	@rm -rf build/notebooks/failed
-	@$(MAKE) --no-print-directory $(PDF) || { \
+	@$(MAKE) --no-print-directory $(JOBS) $(PDF) || { \
 	  if ls build/notebooks/failed/*.txt >/dev/null 2>&1; then cat build/notebooks/failed/*.txt; \
 	  else echo "error: make report failed (see above); no $(PDF) or $(HTML) was written"; fi; \
 	  exit 1; } >&2
 
-## notebooks: only execute the notebooks (into build/notebooks/), no PDF
-notebooks: $(EXECUTED)
+## notebooks: only execute the notebooks (into build/notebooks/, on every core), no PDF
+notebooks:
+	@$(MAKE) --no-print-directory $(JOBS) $(EXECUTED)
 
 # One render writes both: the PDF and the page come from the same merged notebook.
 $(PDF) $(HTML) &: $(EXECUTED) templates/scratchnet_report.tex.j2 templates/scratchnet_report.html.j2 $(PACKAGE)

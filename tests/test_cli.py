@@ -171,3 +171,25 @@ def test_the_result_json_carries_the_stamp(tiny_mat, tmp_path):
     stamp = json.loads(out.read_text())["stamp"]
     assert set(stamp) >= {"python", "numpy", "scipy", "blas", "cpu", "commit", "data"}
     assert stamp["numpy"] == np.__version__ and stamp["cpu"]["simd"]["baseline"]
+
+
+def test_dtype_is_a_choice_recorded_with_the_run(tiny_mat, tmp_path):
+    runs = {}
+    for dtype in ("float32", "float64"):
+        out = tmp_path / f"{dtype}.json"
+        assert main(train_args(tiny_mat, out, "--dtype", dtype)) == 0
+        runs[dtype] = json.loads(out.read_text())
+        assert runs[dtype]["config"]["dtype"] == dtype
+    default = tmp_path / "default.json"
+    assert main(train_args(tiny_mat, default)) == 0
+    assert json.loads(default.read_text())["config"]["dtype"] == "float32"
+    # the same start, so the two precisions end close (the losses differ by rounding only)
+    losses = [runs[d]["final"]["train_loss"] for d in ("float32", "float64")]
+    assert abs(losses[0] - losses[1]) < 1e-4
+
+
+def test_an_unknown_dtype_is_refused(tiny_mat, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(train_args(tiny_mat, tmp_path / "x.json", "--dtype", "float16"))
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from scratchnet.verify import gradient_test
 
@@ -12,3 +13,13 @@ def test_summary_of_a_quadratic():
     summary = result.summary()
     assert abs(summary["order_second"] - 2) < 1e-3 and abs(summary["median_ratio_second"] - 4) < 1e-3
     assert summary["clean_rows_second"] == 12 and result.passes()
+
+
+def test_the_network_gradient_test_refuses_float32(rng):
+    from scratchnet import make_network
+    from scratchnet.verify import network_gradient_test
+
+    net = make_network("standard", 2, 3, depth=1, width=4, dtype="float32")
+    X, C = rng.standard_normal((2, 5)), np.eye(3)[:, rng.integers(0, 3, 5)]
+    with pytest.raises(ValueError, match="the gradient test runs in float64"):
+        network_gradient_test(net, X, C, rng)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .data import DATASETS, DataError, load_dataset, looks_like_path
 from .data import main as data_main
-from .network import ARCHITECTURES
+from .network import ARCHITECTURES, DTYPES
 from .optim import OPTIMIZERS, SCHEDULES
 from .runs import (DEFAULTS, ConfigError, build_network, full_config, progress_bar, run_training,
                    write_json)
@@ -118,6 +118,8 @@ def build_parser():
     tr.add_argument("--weight-decay", type=_non_negative(float), default=DEFAULTS["weight_decay"])
     tr.add_argument("--momentum", type=_momentum, default=DEFAULTS["momentum"],
                     help="momentum beta of the momentum and nesterov optimizers")
+    tr.add_argument("--dtype", choices=DTYPES, default=DEFAULTS["dtype"],
+                    help="precision of the training (the gradient tests are float64 always)")
     tr.add_argument("--eval-size", type=_positive(int), default=None,
                     help="measure the per-epoch figures on a random subsample of this size "
                          "(default: the whole sets)")
@@ -185,7 +187,8 @@ def run_train(args):
 
 def run_gradcheck(args):
     data = load_dataset(args.data)
-    config = full_config(_config(args))
+    # Whatever precision training uses, derivatives are checked in float64.
+    config = full_config({**_config(args), "dtype": "float64"})
     net, rng = build_network(config, data)
     batch = rng.choice(data.Xt.shape[1], size=min(args.batch, data.Xt.shape[1]), replace=False)
     result = network_gradient_test(net, data.Xt[:, batch], data.Ct[:, batch], rng,

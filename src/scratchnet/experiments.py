@@ -217,10 +217,10 @@ def contraction(errors, floor=1e-12):
 
 # 1.3 Softmax regression trained by SGD
 
-def softmax_network(dataset, seed=0):
+def softmax_network(dataset, seed=0, dtype="float64"):
     """A network of depth 0, i.e. plain softmax regression, for ``dataset``."""
     return make_network(n_features=dataset.n_features, n_classes=dataset.n_classes, depth=0,
-                        seed=seed)
+                        seed=seed, dtype=dtype)
 
 
 @dataclass
@@ -269,13 +269,14 @@ def linear_optimum(dataset, seed=0, gtol=1e-10, maxiter=2000):
 
 
 def train_softmax(dataset, *, lr, batch_size, epochs, optimizer="momentum", schedule="step",
-                  seed=0, eval_size=None):
+                  seed=0, eval_size=None, dtype="float64"):
     """Train softmax regression (depth 0) on ``dataset`` by mini-batch steps.
 
     ``optimizer`` and ``schedule`` are names for :func:`scratchnet.optim.make_optimizer` and
-    :func:`scratchnet.optim.make_schedule`. Returns ``(net, history)``; raises TrainingDiverged.
+    :func:`scratchnet.optim.make_schedule`; ``dtype`` the training precision. Returns
+    ``(net, history)``; raises TrainingDiverged.
     """
-    net = softmax_network(dataset, seed)
+    net = softmax_network(dataset, seed, dtype)
     history = train(net, dataset.Xt, dataset.Ct, dataset.Xv, dataset.Cv,
                     make_optimizer(optimizer, lr), epochs=epochs, batch_size=batch_size,
                     rng=np.random.default_rng(seed), schedule=make_schedule(schedule, lr, epochs),
@@ -283,7 +284,8 @@ def train_softmax(dataset, *, lr, batch_size, epochs, optimizer="momentum", sche
     return net, history
 
 
-def optimizer_comparison(dataset, *, lr, batch_size, epochs, schedule="step", seed=0):
+def optimizer_comparison(dataset, *, lr, batch_size, epochs, schedule="step", seed=0,
+                         dtype="float64"):
     """Softmax regression on ``dataset`` by SGD at ``lr`` and at ``lr * (1 - beta)``, and by heavy
     ball and Nesterov at ``lr * (1 - beta)`` (whose long-run step, lr / (1 - beta), equals SGD's
     at ``lr``), beta = MOMENTUM_BETA, all with the same seed, batches and schedule.
@@ -294,7 +296,7 @@ def optimizer_comparison(dataset, *, lr, batch_size, epochs, schedule="step", se
             f"heavy ball, rate {small:g}": ("momentum", small),
             f"Nesterov, rate {small:g}": ("nesterov", small)}
     return {label: train_softmax(dataset, lr=rate, batch_size=batch_size, epochs=epochs,
-                                 optimizer=name, schedule=schedule, seed=seed)[1]
+                                 optimizer=name, schedule=schedule, seed=seed, dtype=dtype)[1]
             for label, (name, rate) in runs.items()}
 
 
@@ -363,7 +365,7 @@ class Sweep:
 
 
 def sweep(dataset, lrs, batch_sizes, *, epochs, optimizer="momentum", schedule="step", seed=0,
-          eval_size=None):
+          eval_size=None, dtype="float64"):
     """Train softmax regression for every (learning rate, mini-batch size) of the grid, with
     the same epochs, schedule and seed; returns a :class:`Sweep` of final-epoch results."""
     shape = (len(lrs), len(batch_sizes))
@@ -376,7 +378,7 @@ def sweep(dataset, lrs, batch_sizes, *, epochs, optimizer="momentum", schedule="
             try:
                 _, history = train_softmax(dataset, lr=lr, batch_size=batch_size, epochs=epochs,
                                            optimizer=optimizer, schedule=schedule, seed=seed,
-                                           eval_size=eval_size)
+                                           eval_size=eval_size, dtype=dtype)
             except TrainingDiverged:
                 diverged[i, j] = True
             else:
@@ -435,7 +437,8 @@ class Convergence:
 
 
 def train_to_convergence(dataset, *, lr, batch_size, epochs, max_epochs, tol=1e-4,
-                         optimizer="momentum", schedule="cosine", seed=0, eval_size=None):
+                         optimizer="momentum", schedule="cosine", seed=0, eval_size=None,
+                         dtype="float64"):
     """Train with ``epochs``, then twice as many, and so on (a fresh run each time, its rate
     decaying over all its epochs), until doubling lowers the final training loss by less than
     ``tol`` or the next run would exceed ``max_epochs``: "more iterations no longer help"."""
@@ -443,7 +446,7 @@ def train_to_convergence(dataset, *, lr, batch_size, epochs, max_epochs, tol=1e-
     while True:
         net, history = train_softmax(dataset, lr=lr, batch_size=batch_size, epochs=epochs,
                                      optimizer=optimizer, schedule=schedule, seed=seed,
-                                     eval_size=eval_size)
+                                     eval_size=eval_size, dtype=dtype)
         runs.append((epochs, history.final()))
         converged = (len(runs) > 1
                      and runs[-2][1]["train_loss"] - runs[-1][1]["train_loss"] < tol)

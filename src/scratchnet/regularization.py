@@ -79,7 +79,8 @@ def _train_noisy(net, Xt, Ct, Xv, Cv, optimizer, schedule, *, epochs, batch_size
 
 
 def train_regularized(Xt, Ct, Xv, Cv, *, lam=0.0, noise=0.0, seed=0, depth=3, width=128,
-                      activation="tanh", lr=0.01, epochs=200, batch_size=20, eval_size=None):
+                      activation="tanh", lr=0.01, epochs=200, batch_size=20, eval_size=None,
+                      dtype="float64"):
     """Train a standard network (``depth`` hidden layers of ``width``) with the L2 penalty
     ``lam / 2 * sum ||W||_F^2`` and, when ``noise > 0``, Gaussian noise added to the training
     inputs every epoch, of standard deviation ``noise`` times each feature's std over Xt; Adam at ``lr`` with a cosine decay
@@ -89,7 +90,7 @@ def train_regularized(Xt, Ct, Xv, Cv, *, lam=0.0, noise=0.0, seed=0, depth=3, wi
     returned :class:`DecayRun` holds the final figures on the whole sets."""
     init_seed, train_seed = np.random.SeedSequence(seed).spawn(2)
     net = make_network("standard", Xt.shape[0], Ct.shape[0], depth, width, activation,
-                       seed=np.random.default_rng(init_seed), weight_decay=lam)
+                       seed=np.random.default_rng(init_seed), weight_decay=lam, dtype=dtype)
     rng = np.random.default_rng(train_seed)
     optimizer = Adam(lr)
     schedule = make_schedule("cosine", lr, epochs)

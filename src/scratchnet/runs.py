@@ -24,7 +24,7 @@ from .train import train
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,
                 activation="tanh", optimizer="adam", lr=1e-3, schedule="cosine",
                 batch_size=64, epochs=60, weight_decay=0.0, momentum=0.9, seed=0,
-                eval_size=None)
+                eval_size=None, dtype="float32")
 
 EPOCH_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -72,6 +72,7 @@ def check_config(config):
     need(_is_int(config["seed"]) and config["seed"] >= 0, "seed", "an integer >= 0")
     for key in ("epochs", "batch_size"):
         need(_is_int(config[key]) and config[key] >= 1, key, "an integer >= 1")
+    need(config["dtype"] in ("float32", "float64"), "dtype", "'float32' or 'float64'")
     need(config["eval_size"] is None or (_is_int(config["eval_size"]) and config["eval_size"] >= 1),
          "eval_size", "None or an integer >= 1")
     return config
@@ -112,7 +113,7 @@ def build_network(config, data):
     seed_net, seed_train = np.random.SeedSequence(config["seed"]).spawn(2)
     net = make_network(config["arch"], data.n_features, data.n_classes, depth, width,
                        config["activation"], seed=np.random.default_rng(seed_net),
-                       weight_decay=config["weight_decay"])
+                       weight_decay=config["weight_decay"], dtype=config["dtype"])
     return net, np.random.default_rng(seed_train)
 
 

@@ -310,13 +310,13 @@ def tune(strategy, net, theta0, Xt, Ct, *, epochs, batch_size, seed, holdout=0.2
 
 
 def compare(dataset, strategies=STRATEGIES, *, depth, width, epochs, batch_size, seeds,
-            tune_epochs, eval_size=None, activation="tanh", holdout=0.2):
+            tune_epochs, eval_size=None, activation="tanh", holdout=0.2, dtype="float64"):
     """Tune every strategy on ``dataset`` (with the first seed), then train it from every seed
     in ``seeds``: for one seed, every strategy starts from the same initial weights (drawn from
     that seed) and draws its mini-batches from the same seed. Returns ``(runs, tunings)``:
     ``{label: [StrategyRun per seed]}`` and ``{label: Tuning}``."""
     nets = {seed: make_network("standard", dataset.n_features, dataset.n_classes, depth, width,
-                               activation, seed=seed) for seed in seeds}
+                               activation, seed=seed, dtype=dtype) for seed in seeds}
     theta0 = {seed: net.get_params() for seed, net in nets.items()}
     runs, tunings = {}, {}
     first = seeds[0]

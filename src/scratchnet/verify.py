@@ -221,7 +221,14 @@ def softmax_gradient_test(head, X, C, wrt, rng, eps0=0.1, K=20):
 
 
 def network_gradient_test(net, X, C, rng, eps0=0.1, K=20):
-    """Gradient test of the whole network's objective with respect to all its parameters."""
+    """Gradient test of the whole network's objective with respect to all its parameters.
+
+    In float64 only: float32 rounding (1e-7) would swamp the second-order error within a
+    few halvings of eps, and the test would show the rounding rather than the derivative.
+    """
+    if net.dtype != np.float64:
+        raise ValueError(f"the gradient test runs in float64; this network is {net.dtype}: "
+                         "build it with dtype='float64'")
     theta = net.get_params()
     d = random_direction(theta.shape, rng)
     _, grad = net.loss_and_grad(X, C)
