@@ -30,6 +30,8 @@ def test_notebook_follows_the_report_conventions(stem):
     assert cells[2]["metadata"].get("tags") == ["parameters"], f"{stem}: cell 3 is not tagged"
     assert params["quick"] is False, f"{stem}: quick must default to False"
     assert params["results_path"] == f"build/notebooks/{stem}.json"
+    assert sources[3] == "check_parameters(globals())", (
+        f"{stem}: cell 4 must check the parameters (papermill injects its cell before it)")
     for number, (cell, source) in enumerate(zip(cells, sources), 1):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, (

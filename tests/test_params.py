@@ -101,3 +101,13 @@ def test_in_a_kernel_valid_parameters_pass_the_check(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads((tmp_path / "ok.ipynb").read_text())
     assert "ran with ['gmm'] 3" in "".join(out["cells"][-1]["outputs"][0]["text"])
+
+
+def test_a_report_notebook_given_a_list_as_a_string_names_the_parameter(tmp_path):
+    # The issue's own command: papermill's -p passes '["gmm"]' as a string.
+    proc = papermill(REPO / "notebooks" / "24_network_training.ipynb", tmp_path / "out.ipynb",
+                     "-p", "datasets", '["gmm"]', "-p", "quick", "True")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ParameterError: datasets: got the string '[\"gmm\"]'"), last
+    assert "-y 'datasets:" in last and "DataError" not in proc.stderr

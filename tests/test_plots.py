@@ -119,5 +119,8 @@ def test_record_writes_strict_json(tmp_path):
     path = tmp_path / "r.json"
     record(path, a=np.float64(0.5), b=float("nan"), c={"d": np.array([1.0, np.inf])})
     record(path, e=np.int64(3))
-    assert json.loads(path.read_text()) == {"a": 0.5, "b": None, "c": {"d": [1.0, None]}, "e": 3}
+    written = json.loads(path.read_text())
+    stamp = written.pop("stamp")
+    assert written == {"a": 0.5, "b": None, "c": {"d": [1.0, None]}, "e": 3}
     assert "NaN" not in path.read_text() and "Infinity" not in path.read_text()
+    assert stamp["numpy"] == np.__version__ and stamp["blas"] and "data" in stamp

@@ -117,7 +117,7 @@ def test_a_point_over_the_cell_time_limit_is_recorded_naming_the_cell(tmp_path, 
 
     params = {"data": str(tiny_mat), "depth": 3, "width": 64, "epochs": 100000, "seed": 0}
     pid, error, seconds = run_point(REPO / NOTEBOOK, tmp_path, "slow", params, REPO, timeout=2)
-    assert "train.ipynb failed in cell 4" in error and "time limit of 2 s per cell" in error
+    assert "train.ipynb failed in cell 5" in error and "time limit of 2 s per cell" in error
     assert (tmp_path / "slow.error.txt").read_text() == error + "\n"
     assert seconds < 60 and not (tmp_path / "slow.done.json").exists()
 
