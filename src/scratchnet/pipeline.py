@@ -421,6 +421,33 @@ def recorded_stamps(executed):
     return found
 
 
+def recorded_claims(executed):
+    """[(notebook, claim)] of every claim the executed notebooks' results JSON records."""
+    found = []
+    for path in executed:
+        try:
+            claims = json.loads(results_path_for(path).read_text()).get("claims") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        found += [(_rel(path), claim) for claim in claims]
+    return found
+
+
+def claims_summary(claims):
+    """One phrase for the build's last line: how many claims, and which this build contradicts."""
+    if not claims:
+        return ""
+    contradicted = [f"{nb}: {c.get('text')}" for nb, c in claims if c.get("holds") is False]
+    unchecked = sum(c.get("holds") is None for _, c in claims)
+    count = f"{len(claims)} claim{'s' if len(claims) != 1 else ''}"
+    if unchecked == len(claims):
+        return f", {count} not checked"
+    if contradicted:
+        return (f", {count}, {len(contradicted)} CONTRADICTED by this build ("
+                + "; ".join(contradicted) + ")")
+    return f", {count}, all hold" if len(claims) > 1 else f", {count}, which holds"
+
+
 def check_stamps(current, recorded):
     """Refuse to put ``current`` on the title page when a notebook's numbers were computed on
     something else (another NumPy, BLAS, CPU or data file); return the BLAS thread counts the
@@ -659,8 +686,9 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     pages = f"{info['pages']} pages, " if info["pages"] else ""
     quick = ", QUICK" if info["quick"] else ""
     also = f" and {_rel(out_html)}" if out_html is not None else ""
+    claims = claims_summary(recorded_claims(executed))
     print(f"wrote   {_rel(out_pdf)}{also} ({pages}{len(notebooks)} sections, {info['figures']} "
-          f"figures{quick}) in {info['seconds']:.1f} s", file=log, flush=True)
+          f"figures{claims}{quick}) in {info['seconds']:.1f} s", file=log, flush=True)
     return info
 
 

@@ -68,6 +68,45 @@ def record(path, **numbers):
     return data
 
 
+# Two means closer than this (a fraction: 0.002 is 0.2 points of accuracy) count as level.
+MARGIN = 0.002
+
+MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
+         None: "*not checked (a QUICK build)*"}
+
+
+class Claims:
+    """The statements of a notebook that depend on its results, each checked by the build.
+
+    A conclusion is written in markdown by a person; ``claims.check(text, holds)`` states it
+    again with the verdict of this build beside it, where ``holds`` is computed from the
+    results (``lead > MARGIN``, say). A contradicted claim does not stop the build, since a
+    user's own parameters may contradict it: it shows, in bold. With ``quick=True`` (the small
+    sizes of a QUICK build prove nothing) every claim is shown and recorded as not checked.
+    ``records()`` is the list the results JSON keeps: ``[{"text": ..., "holds": bool | None}]``.
+    """
+
+    def __init__(self, quick=False):
+        self.quick = bool(quick)
+        self._records = []
+
+    def check(self, text, holds):
+        """Display ``text`` with its mark and keep it; returns the verdict (None when QUICK)."""
+        from IPython.display import Markdown, display
+
+        if not self.quick:
+            if not isinstance(holds, (bool, np.bool_)):
+                raise TypeError(f"claim {text!r}: holds must be a bool computed from the "
+                                f"results, got {holds!r}")
+        verdict = None if self.quick else bool(holds)
+        self._records.append({"text": text, "holds": verdict})
+        display(Markdown(f"Claim: {text}. {MARKS[verdict]}."))
+        return verdict
+
+    def records(self):
+        return list(self._records)
+
+
 def _cell(value, digits, fmt=None):
     """Text of one table cell: floats by ``fmt`` (a format spec such as ".1e") or to ``digits``
     significant digits, NaN and None as n/a."""
