@@ -22,7 +22,7 @@ PARAMS := build/notebooks/.params
 DATA_STAMP := build/data.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test data report notebooks lab bench bench-torch sweep clean FORCE
+.PHONY: help venv test data report notebooks lab bench bench-peers bench-torch sweep clean FORCE
 # A recipe that fails leaves no half-written target behind to look up to date.
 .DELETE_ON_ERROR:
 
@@ -102,13 +102,17 @@ lab: $(LAB_STAMP)
 	IPYTHONDIR=$(CURDIR)/$(LAB_VENV)/ipython $(LAB_VENV)/bin/jupyter lab \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-## bench: samples per second of a training epoch, against PyTorch when installed (BENCH_ARGS="--json f.json")
+## bench: samples per second of a training epoch, float32 and float64, against PyTorch and JAX when installed (BENCH_ARGS="--json f.json")
 bench: $(STAMP)
 	$(PY) -m scratchnet bench $(BENCH_ARGS)
 
-## bench-torch: install the optional PyTorch (CPU build) into .venv for the bench's comparison
-bench-torch: $(STAMP)
+## bench-peers: install the bench's peers, PyTorch (CPU build) and JAX, into .venv (pins in requirements-bench.txt)
+bench-peers: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
+
+## bench-torch: install only PyTorch (CPU build) into .venv, at the pin of requirements-bench.txt
+bench-torch: $(STAMP)
+	$(PY) -m pip install --quiet "$$(grep '^torch==' requirements-bench.txt)"
 
 ## sweep: run a sweep file, e.g. make sweep SWEEP=sweeps/softmax_lr_batch.yaml (WORKERS=2, SCHEDULER=tcp://...)
 sweep: $(STAMP) $(DATA_STAMP)
