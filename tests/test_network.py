@@ -10,7 +10,7 @@ from helpers import describe, random_batch
 
 @pytest.mark.parametrize("arch", ["standard", "resnet"])
 @pytest.mark.parametrize("depth", [1, 3, 10])
-def test_whole_network_gradient_test(rng, arch, depth):
+def test_whole_network_gradient_test(rng, tanh_route, arch, depth):
     X, C = random_batch(rng, 3, 4, 16)
     net = make_network(arch, n_features=3, n_classes=4, depth=depth, width=6, seed=rng)
     result = network_gradient_test(net, X, C, rng)
@@ -146,3 +146,41 @@ def test_first_layer_skips_the_input_gradient_but_not_its_own(rng):
     first.forward(X)
     dX = first.backward(np.ones((4, 7)))
     assert dX.shape == X.shape and not np.array_equal(W_grad, first.grads["W"])
+
+
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+def test_a_float32_network_computes_in_float32_from_the_same_start(rng, arch):
+    X, C = random_batch(rng, 3, 4, 16)
+    nets = {dtype: make_network(arch, 3, 4, depth=3, width=6, seed=7, weight_decay=1e-3,
+                                dtype=dtype)
+            for dtype in ("float32", "float64")}
+    net32, net64 = nets["float32"], nets["float64"]
+    assert net32.dtype == np.float32 and net32.theta.dtype == net32.grad.dtype == np.float32
+    assert all(p.dtype == np.float32 for layer in net32.layers for p in layer.params.values())
+    np.testing.assert_array_equal(net32.get_params(), net64.get_params().astype(np.float32))
+    loss32, grad32 = net32.loss_and_grad(X, C)  # float64 data, cast on the way in
+    loss64, grad64 = net64.loss_and_grad(X, C)
+    assert grad32.dtype == np.float32 and isinstance(loss32, float)
+    assert abs(loss32 - loss64) < 1e-5 * abs(loss64)
+    assert np.abs(grad32 - grad64).max() < 1e-5 * np.abs(grad64).max()
+    assert net32.predict_proba(X).dtype == np.float32
+
+
+def test_float32_training_runs_in_float32(rng):
+    from scratchnet.optim import Adam
+    from scratchnet.train import train
+
+    X, C = random_batch(rng, 2, 3, 64)
+    net = make_network("standard", 2, 3, depth=2, width=8, seed=0, dtype=np.float32)
+    optimizer = Adam(1e-2)
+    history = train(net, X, C, X, C, optimizer, epochs=5, batch_size=16, rng=rng)
+    assert net.theta.dtype == np.float32
+    assert all(s.dtype == np.float32 for s in optimizer.state["theta"].values()
+               if isinstance(s, np.ndarray))
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "nonsense"])
+def test_other_dtypes_are_refused(dtype):
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64"):
+        make_network("standard", 2, 2, depth=1, width=3, dtype=dtype)

@@ -4,7 +4,7 @@ import sys
 
 from .data import DATASETS, DataError, load_dataset, looks_like_path
 from .data import main as data_main
-from .network import ARCHITECTURES
+from .network import ARCHITECTURES, DTYPES
 from .optim import OPTIMIZERS, SCHEDULES
 from .runs import DEFAULTS, build_network, full_config, progress_bar, run_training, write_json
 from .train import TrainingDiverged
@@ -89,6 +89,8 @@ def build_parser():
     tr.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
     tr.add_argument("--epochs", type=_positive(int), default=DEFAULTS["epochs"])
     tr.add_argument("--weight-decay", type=_non_negative_float, default=DEFAULTS["weight_decay"])
+    tr.add_argument("--dtype", choices=DTYPES, default=DEFAULTS["dtype"],
+                    help="precision of the training (the gradient tests are float64 always)")
     tr.add_argument("--eval-size", type=_positive(int), default=None,
                     help="measure the per-epoch figures on a random subsample of this size "
                          "(default: the whole sets)")

@@ -10,9 +10,20 @@ Every layer has ``params`` and ``grads`` (dicts with the same keys), and:
 - ``jvp(V)`` is the Jacobian times a direction ``V`` (a dict with any of ``X`` and the
   parameter names; a missing key is a zero direction), used by the Jacobian tests.
 """
+from functools import lru_cache
+
 import numpy as np
 
 from .activations import get_activation
+
+
+@lru_cache(maxsize=64)
+def ones(m, dtype):
+    """The column of m ones (m x 1, read-only), for ``db = dZ 1``: one matrix-vector product
+    costs a third of a row-wise ``sum`` on the small batches of training."""
+    column = np.ones((m, 1), dtype=dtype)
+    column.flags.writeable = False
+    return column
 
 
 class StandardLayer:
@@ -56,7 +67,7 @@ class StandardLayer:
         X, A = self._cache
         dZ = self.activation.vjp(A, dY)
         np.dot(dZ, X.T, out=self.grads["W"])
-        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         return np.dot(self.params["W"].T, dZ) if need_dX else None
 
     def jvp(self, V):
@@ -119,7 +130,7 @@ class ResidualLayer:
         dZ = self.activation.vjp(A, np.dot(self.params["W2"].T, dY))
         np.dot(dY, A.T, out=self.grads["W2"])
         np.dot(dZ, X.T, out=self.grads["W1"])
-        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         if not need_dX:
             return None
         dX = np.dot(self.params["W1"].T, dZ)

@@ -13,6 +13,8 @@ With weights ``W`` (n x k, one column ``w_j`` per class), bias ``b`` (k x 1), in
 """
 import numpy as np
 
+from .layers import ones
+
 
 def log_softmax(Z):
     """Column-wise log-softmax of ``Z`` (k x m), stable: subtract each column's max first."""
@@ -81,7 +83,7 @@ class SoftmaxRegression:
         dZ = P - C
         dZ *= 1.0 / m
         np.dot(X, dZ.T, out=self.grads["W"])
-        np.add.reduce(dZ, axis=1, keepdims=True, out=self.grads["b"])
+        np.dot(dZ, ones(m, dZ.dtype), out=self.grads["b"])
         return np.dot(self.params["W"], dZ)
 
     def loss_and_grad(self, X, C):

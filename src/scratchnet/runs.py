@@ -22,7 +22,8 @@ from .train import train
 # A good configuration for every course data set, not a toy (see the README).
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,
                 activation="tanh", optimizer="adam", lr=1e-3, schedule="cosine",
-                batch_size=64, epochs=60, weight_decay=0.0, seed=0, eval_size=None)
+                batch_size=64, epochs=60, weight_decay=0.0, seed=0, eval_size=None,
+                dtype="float64")
 
 EPOCH_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -59,7 +60,7 @@ def build_network(config, data):
     seed_net, seed_train = np.random.SeedSequence(config["seed"]).spawn(2)
     net = make_network(config["arch"], data.n_features, data.n_classes, depth, width,
                        config["activation"], seed=np.random.default_rng(seed_net),
-                       weight_decay=config["weight_decay"])
+                       weight_decay=config["weight_decay"], dtype=config["dtype"])
     return net, np.random.default_rng(seed_train)
 
 

@@ -80,19 +80,22 @@ def step_targets(net, params=None):
 
 
 def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch=0):
-    """One pass over a fresh permutation of the training set in mini-batches of ``batch_size``."""
+    """One pass over a fresh permutation of the training set in mini-batches of ``batch_size``.
+
+    Xt and Ct must be checked and in the network's dtype already (``train`` does it once).
+    """
     m = Xt.shape[1]
     # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
     order = rng.permutation(m)
     X_epoch = np.asfortranarray(Xt[:, order])
     C_epoch = np.asfortranarray(Ct[:, order])
-    for batch, start in enumerate(range(0, m, batch_size)):
-        stop = start + batch_size
-        # Overflow shows up as a non-finite loss, which the guard reports with epoch and rate.
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = net.forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
-        guard.check(loss, epoch, batch, optimizer.lr)
-        optimizer.step(params, grads)
+    # Overflow shows up as a non-finite loss, which the guard reports with epoch and rate.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for batch, start in enumerate(range(0, m, batch_size)):
+            stop = start + batch_size
+            loss = net._forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
+            guard.check(loss, epoch, batch, optimizer.lr)
+            optimizer.step(params, grads)
 
 
 def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
@@ -111,10 +114,14 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
     batch is not finite, or exceeds ``divergence`` times the larger of the first batch's and
     the chance level's (log k): a run whose steps overshoot that far records no result.
-    ``divergence=None`` lets such a run go on.
+    ``divergence=None`` lets such a run go on. The data are cast to the network's dtype
+    once; the optimizer's state follows the dtype of the parameters it steps.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    # Checked and cast to the network's dtype once, so the steps do neither.
+    Xt, Ct = net._batch(Xt, Ct)
+    Xv, Cv = net._batch(Xv, Cv)
     schedule = schedule or Constant(optimizer.lr)
     eval_rng = np.random.default_rng(rng.integers(2**63))
     Xt_eval, Ct_eval = subsample(Xt, Ct, eval_size, eval_rng)
