@@ -26,8 +26,8 @@ Each peer runs in a spawned process of its own, one per dtype (once loaded, PyTo
 runtime slows the BLAS threads of the process it lives in; JAX's float64 needs
 ``jax_enable_x64`` for its whole process), and the epochs are taken in turn, one of each
 library per round, so that a slower or faster spell of a shared machine falls on all alike.
-:class:`CpuWatch` reads /proc/stat around every epoch and, when other processes used the cores
-meanwhile, the bench says so and measures again, keeping the quietest repetition.
+:class:`CpuWatch` reads /proc/stat around every epoch; a round in which other processes used
+the cores is taken again (at most ``epochs`` times), and the quietest rounds count.
 """
 import collections
 import importlib.metadata
@@ -415,17 +415,47 @@ def start_runners(config, X, C, dtype, processes=(), seed=0):
     return timed
 
 
-def epochs_in_turn(timed, epochs, pause=0.2):
-    """``epochs`` rounds of one epoch of each library in turn: {name: [(seconds, others)]}.
+def one_round(timed, pause=0.2):
+    """One epoch of each library in turn: {name: (seconds, other processes' cores)}.
 
     The pause lets the previous library's idle threads stop spinning before an epoch starts.
     """
-    times = {name: [] for name in timed}
-    for _ in range(epochs):
-        for name, epoch in timed.items():
-            time.sleep(pause)
-            times[name].append(epoch())
+    times = {}
+    for name, epoch in timed.items():
+        time.sleep(pause)
+        times[name] = epoch()
     return times
+
+
+def round_noise(times):
+    """The cores other processes used over a round, its epochs weighted by their seconds (an
+    epoch of a few jiffies alone would say little)."""
+    return (sum(seconds * others for seconds, others in times.values())
+            / sum(seconds for seconds, _ in times.values()))
+
+
+def quiet_rounds(timed, epochs, noisy_cores=0.25, extra=None, pause=0.2, log=print):
+    """Rounds of :func:`one_round` until ``epochs`` of them were quiet (other processes used
+    at most ``noisy_cores`` cores), or at most ``epochs + extra`` rounds (``extra`` defaults to
+    ``epochs``); return {name: median seconds} over the ``epochs`` quietest rounds and the
+    cores other processes used in them (the mean).
+
+    A noisy round is taken again as a whole, so that the kept rounds still give every library
+    the same spells of the machine.
+    """
+    extra = epochs if extra is None else extra
+    rounds = []
+    while len(rounds) < epochs + extra:
+        rounds.append(one_round(timed, pause))
+        if sum(round_noise(times) <= noisy_cores for times in rounds) >= epochs:
+            break
+    kept = sorted(rounds, key=round_noise)[:epochs]
+    others = statistics.mean(round_noise(times) for times in kept)
+    noisy = sum(round_noise(times) > noisy_cores for times in rounds)
+    if noisy:
+        log(f"    other processes used over {noisy_cores} cores in {noisy} of {len(rounds)} "
+            f"rounds; keeping the {epochs} quietest ({others:.2f} cores busy elsewhere)")
+    return {name: statistics.median(times[name][0] for times in kept) for name in timed}, others
 
 
 def epoch_flops(config, n_features, n_classes, m):
@@ -521,25 +551,6 @@ def _version(package):
         return None
 
 
-def measure_quietly(measure, repeats, noisy_cores, log):
-    """Call ``measure()`` (-> {name: [(seconds, other cores), ...]}) until the other processes
-    were quiet, at most ``repeats`` times; return {name: median seconds} of the quietest
-    repetition and the cores other processes used in it (the mean over its epochs)."""
-    best = None
-    for attempt in range(repeats):
-        times = measure()
-        others = statistics.mean(o for values in times.values() for _, o in values)
-        if best is None or others < best[1]:
-            best = ({name: statistics.median(t for t, _ in values)
-                     for name, values in times.items()}, others)
-        if others <= noisy_cores:
-            break
-        again = "measuring again" if attempt + 1 < repeats else (
-            f"keeping the quietest of {repeats} runs ({best[1]:.2f} cores busy elsewhere)")
-        log(f"    other processes used {others:.2f} cores meanwhile; {again}")
-    return best
-
-
 def _config_entry(key, medians, others, m, n_features, n_classes, log):
     config = CONFIGS[key]
     ours = medians["scratchnet"]
@@ -566,7 +577,7 @@ def _config_entry(key, medians, others, m, n_features, n_classes, log):
     return entry
 
 
-def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS), repeats=3,
+def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS),
               noisy_cores=0.25, log=print):
     """Time every configuration in every dtype: {dtype: the ``--json`` layout of that dtype}."""
     X, C = bench_data()
@@ -596,8 +607,7 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
                 config = CONFIGS[key]
                 log(f"({key}) {config['label']}, {dtype}")
                 timed = start_runners(config, X, C, dtype, processes)
-                medians, others = measure_quietly(lambda: epochs_in_turn(timed, epochs),
-                                                  repeats, noisy_cores, log)
+                medians, others = quiet_rounds(timed, epochs, noisy_cores, log=log)
                 layout[key] = _config_entry(key, medians, others, m, n_features, n_classes, log)
         finally:
             for process in processes:
