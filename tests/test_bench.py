@@ -168,3 +168,10 @@ def test_bad_dtypes_are_refused_in_one_line(text, capsys):
     assert exit.value.code == 2
     error = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(error) == 1 and "--dtype" in error[0] and "float32" in error[0], error
+
+
+def test_missing_peers_are_skipped_with_a_line_each(monkeypatch):
+    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name: None)
+    lines = []
+    assert bench.available_peers(log=lines.append) == []
+    assert len(lines) == 2 and all("make bench-peers" in line for line in lines), lines

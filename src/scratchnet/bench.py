@@ -69,6 +69,7 @@ LR = 0.01
 # peer -> (the package it needs, its name in the summary table)
 PEERS = {"pytorch": ("torch", "PyTorch"), "jax_step": ("jax", "JAX, jitted step"),
          "jax_scan": ("jax", "JAX, scanned epoch")}
+MODULES = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
 INSTALL = {"torch": "PyTorch is not importable: skipping it "
                     "(make bench-peers, or pip install torch==2.13.0)",
            "jax": "JAX is not importable: skipping it "
@@ -536,10 +537,10 @@ def simd_summary(extensions):
 
 def available_peers(wanted=tuple(PEERS), log=print):
     """The peers among ``wanted`` whose package is importable; one line for each one missing."""
-    missing = {package for name, (package, _) in PEERS.items() if name in wanted
-               and not all(importlib.util.find_spec(module) is not None
-                           for module in ((package, "jaxlib") if package == "jax" else (package,)))}
-    for package in sorted(missing):
+    packages = sorted({PEERS[name][0] for name in wanted})
+    missing = [package for package in packages
+               if not all(importlib.util.find_spec(module) for module in MODULES[package])]
+    for package in missing:
         log(INSTALL[package])
     return [name for name in PEERS if name in wanted and PEERS[name][0] not in missing]
 
