@@ -32,7 +32,7 @@ NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || e
 JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test data report notebooks browser lab lab-check bench bench-torch sweep clean FORCE
+.PHONY: help venv test data report notebooks browser lab lab-check bench bench-peers bench-torch sweep clean FORCE
 # A recipe that fails leaves no half-written target behind to look up to date.
 .DELETE_ON_ERROR:
 
@@ -126,13 +126,17 @@ LAB_CHECK_NOTEBOOK ?= 00_data.ipynb
 lab-check: $(LAB_STAMP) $(DATA_STAMP)
 	$(LAB_VENV)/bin/python tools/lab-check.py $(LAB_CHECK_NOTEBOOK)
 
-## bench: samples per second of a training epoch, against PyTorch when installed (BENCH_ARGS="--json f.json")
+## bench: samples per second of a training epoch, float32 and float64, against PyTorch and JAX when installed (BENCH_ARGS="--json f.json")
 bench: $(STAMP)
 	$(PY) -m scratchnet bench $(BENCH_ARGS)
 
-## bench-torch: install the optional PyTorch (CPU build) into .venv for the bench's comparison
-bench-torch: $(STAMP)
+## bench-peers: install the bench's peers, PyTorch (CPU build) and JAX, into .venv (pins in requirements-bench.txt)
+bench-peers: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
+
+## bench-torch: install only PyTorch (CPU build) into .venv, at the pin of requirements-bench.txt
+bench-torch: $(STAMP)
+	$(PY) -m pip install --quiet "$$(grep '^torch==' requirements-bench.txt)"
 
 ## sweep: run a sweep file, e.g. make sweep SWEEP=sweeps/softmax_lr_batch.yaml (WORKERS=2, SCHEDULER=tcp://...)
 sweep: $(STAMP) $(DATA_STAMP)

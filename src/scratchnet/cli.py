@@ -87,6 +87,14 @@ def _configs(text):
     return keys
 
 
+def _dtypes(text):
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
+    if not names or any(name not in DTYPES for name in names):
+        raise argparse.ArgumentTypeError(
+            f"dtypes are among {', '.join(DTYPES)}, comma-separated; got {text!r}")
+    return names
+
+
 def _add_network_arguments(parser):
     parser.add_argument("--data", type=_data, default=DEFAULTS["data"],
                         help="swissroll, peaks, gmm or the path of a .mat file (default: %(default)s)")
@@ -135,14 +143,23 @@ def build_parser():
 
     commands.add_parser("data", help="make sure the three data sets exist (generate look-alikes)")
 
-    bench = commands.add_parser("bench", help="samples per second of a training epoch, "
-                                "against PyTorch when it is importable")
-    bench.add_argument("--json", help="write the figures to this JSON file")
+    bench = commands.add_parser(
+        "bench", help="samples per second of a training epoch, against PyTorch and JAX "
+        "when they are importable", description="Samples per second of a training epoch of "
+        "four configurations, in scratchnet and, each in a process of its own, an epoch of "
+        "each in turn, in PyTorch and JAX (a jitted step per mini-batch, and the whole epoch "
+        "under lax.scan) when they are importable (make bench-peers installs them).")
+    bench.add_argument("--json", help="write the figures to this JSON file: the layout of "
+                       "one dtype, or {dtype: layout} for several")
     bench.add_argument("--epochs", type=_positive(int), default=5,
                        help="epochs timed after a warm-up (the median counts)")
     bench.add_argument("--configs", type=_configs, default=("a", "b", "c", "d"),
                        help="comma-separated configurations among a, b, c, d")
+    bench.add_argument("--dtype", type=_dtypes, default=DTYPES,
+                       help="float32, float64 or both, comma-separated (default: both)")
     bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    bench.add_argument("--no-jax", action="store_true",
+                       help="skip the JAX comparisons (jitted step and scanned epoch)")
 
     sw = commands.add_parser("sweep", help="run a grid of parameters through a notebook "
                              "with papermill (resumable), then aggregate")
