@@ -79,7 +79,7 @@ notebooks:
 $(PDF) $(HTML) &: $(EXECUTED) templates/scratchnet_report.tex.j2 templates/scratchnet_report.html.j2 $(PACKAGE)
 	$(PY) -m scratchnet.pipeline render $(PDF) $(EXECUTED) --html $(HTML)
 
-# One rule per notebook, so `make -j2` runs two at once. A notebook runs again when it, the
+# One rule per notebook, so `make -jN` runs N at once. A notebook runs again when it, the
 # package, the data or the QUICK setting changes. Its kernel gets one BLAS thread unless told
 # otherwise (OpenBLAS reads OMP_NUM_THREADS; its own OPENBLAS_* variables stay untouched): the
 # matrices are small, so one thread is as fast, two kernels side by side do not
