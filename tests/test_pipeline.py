@@ -249,3 +249,10 @@ def test_the_html_page_loads_nothing_from_outside_and_shows_no_code():
     assert "Figure 1:" in html and "Figure 2:" in html and "9.9.9" in html
     contents = html[html.index('<nav id="contents">'):html.index("</nav>")]
     assert contents.count("<li>") == 4 and 'href="#Summary-2"' in contents, contents
+
+
+def test_the_appendix_lists_the_core_only():
+    core = {path.stem for path in (pipeline.REPO / "src" / "scratchnet").glob("*.py")
+            if path.stem in pipeline.CORE}
+    assert core == set(pipeline.CORE), "every core module exists"
+    assert not {"pipeline", "cli", "bench", "sweep"} & set(pipeline.CORE)

@@ -353,12 +353,18 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     return merged
 
 
+# The core of the package, which the appendix lists: the maths and the training loop.
+CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
+
+
 def source_appendix(paths, *, title="Appendix: the package source"):
     """Markdown cells listing the files ``paths``: a heading, then each file as a code block."""
     import nbformat
 
-    intro = ("The source of the `scratchnet` package as it was when this report was built. "
-             "The notebooks only call into it, so this is all the code behind the numbers above.")
+    intro = ("The core of the `scratchnet` package, the maths and the training loop, as it was "
+             "when this report was built. The rest (the data sets, this report's pipeline and "
+             "figures, the command line, the bench and the sweep runner) is in the repository, "
+             "at the commit the title page gives.")
     cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}")]
     for path in paths:
         path = Path(path)
@@ -651,7 +657,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
                           "stamp_lines": [list(line) for line in
                                           stamp_lines(current, threads=threads or None)]})
     if appendix:
-        sources = sorted((REPO / "src" / "scratchnet").glob("*.py"))
+        sources = [REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE]
         for cell in source_appendix(sources):
             cell["id"] = _fresh_id()
             merged.cells.append(cell)
