@@ -127,19 +127,26 @@ def test_template_makes_numbered_figures_and_hides_code():
     assert len(files) == 1
 
 
-def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
-    src = tmp_path / "src" / "99_broken.ipynb"
-    src.parent.mkdir()
+def report_notebook(path, title, imports, body):
+    """A notebook of the report's shape at ``path``: heading, imports, parameters, ``body``,
+    then a cell that must never run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     nb = new_notebook(cells=[
-        new_markdown_cell("# Broken"),
-        new_code_cell("import math"),
+        new_markdown_cell(f"# {title}"),
+        new_code_cell(imports),
         new_code_cell("quick = False\nresults_path = 'x.json'", metadata={"tags": ["parameters"]}),
-        new_code_cell("x = 1\nvalue = x / 0  # the failing line"),
+        new_code_cell(body),
         new_code_cell("print('never')"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nbformat.write(nb, str(src))
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
+    src = report_notebook(tmp_path / "src" / "99_broken.ipynb", "Broken", "import math",
+                          "x = 1\nvalue = x / 0  # the failing line")
     out = tmp_path / "build" / "99_broken.ipynb"
     out.parent.mkdir()
     out.write_text("stale")
@@ -168,18 +175,8 @@ def test_a_latex_error_is_one_line_that_quotes_it(tmp_path):
 
 
 def test_a_cell_over_the_time_limit_fails_naming_notebook_and_cell(tmp_path):
-    src = tmp_path / "src" / "98_slow.ipynb"
-    src.parent.mkdir()
-    nb = new_notebook(cells=[
-        new_markdown_cell("# Slow"),
-        new_code_cell("import time"),
-        new_code_cell("quick = False\nresults_path = 'x.json'", metadata={"tags": ["parameters"]}),
-        new_code_cell("x = 1\ntime.sleep(120)\ny = 2"),
-        new_code_cell("print('never')"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, str(src))
+    src = report_notebook(tmp_path / "src" / "98_slow.ipynb", "Slow", "import time",
+                          "x = 1\ntime.sleep(120)\ny = 2")
     out = tmp_path / "build" / "98_slow.ipynb"
     with pytest.raises(pipeline.PipelineError) as info:
         pipeline.run_notebook(src, out, cwd=tmp_path, log=open("/dev/null", "w"), timeout=2)
