@@ -11,9 +11,9 @@ LAB_STAMP := $(LAB_VENV)/.installed
 # The report: every notebooks/NN_slug.ipynb, in the lexical order of its name.
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%.ipynb,build/notebooks/%.ipynb,$(NOTEBOOKS))
-PACKAGE := $(wildcard src/scratchnet/*.py)
+PACKAGE := $(wildcard src/scratchnet/*.py src/scratchnet/*/*.py)
 # What a notebook's results depend on: the package, less the module that runs the pipeline.
-NOTEBOOK_DEPS := $(filter-out src/scratchnet/pipeline.py,$(PACKAGE))
+NOTEBOOK_DEPS := $(filter-out src/scratchnet/report/pipeline.py,$(PACKAGE))
 PDF := report/report.pdf
 HTML := report/report.html
 # QUICK=1 runs every notebook with quick=True (small sizes, to check the pipeline).
@@ -77,7 +77,7 @@ notebooks:
 
 # One render writes both: the PDF and the page come from the same merged notebook.
 $(PDF) $(HTML) &: $(EXECUTED) templates/scratchnet_report.tex.j2 templates/scratchnet_report.html.j2 $(PACKAGE)
-	$(PY) -m scratchnet.pipeline render $(PDF) $(EXECUTED) --html $(HTML)
+	$(PY) -m scratchnet.report.pipeline render $(PDF) $(EXECUTED) --html $(HTML)
 
 # One rule per notebook, so `make -jN` runs N at once. A notebook runs again when it, the
 # package, the data or the QUICK setting changes. Its kernel gets one BLAS thread unless told
@@ -86,7 +86,7 @@ $(PDF) $(HTML) &: $(EXECUTED) templates/scratchnet_report.tex.j2 templates/scrat
 # fight over the cores, and the results do not depend on -j.
 build/notebooks/%.ipynb: notebooks/%.ipynb $(NOTEBOOK_DEPS) $(PARAMS) $(DATA_STAMP) $(STAMP)
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
-	  $(PY) -m scratchnet.pipeline run $< $@ $(QUICK_FLAG)
+	  $(PY) -m scratchnet.report.pipeline run $< $@ $(QUICK_FLAG)
 
 # The summary only reads the other notebooks' results JSON, so it runs after all of them.
 SUMMARY := $(filter %/28_summary.ipynb,$(EXECUTED))

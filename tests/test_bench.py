@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from scratchnet import bench
+from scratchnet.cli import bench
 from scratchnet.cli import main
 
 # A small resnet holds every kind of layer (a standard layer lifts 2 to 8, then residual blocks,

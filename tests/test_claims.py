@@ -44,7 +44,7 @@ def test_a_full_build_needs_a_verdict_computed_from_the_results(holds):
 
 
 def test_the_build_line_counts_the_claims_and_names_the_contradicted(tmp_path):
-    from scratchnet.pipeline import claims_summary, recorded_claims
+    from scratchnet.report.pipeline import claims_summary, recorded_claims
 
     executed = []
     for stem, claims in {"a": [{"text": "x", "holds": True}],

@@ -154,7 +154,7 @@ def test_out_gets_the_mode_the_umask_gives(tiny_mat, tmp_path, umask):
 
 
 def test_a_rate_the_schedule_makes_non_finite_is_reported_as_given(tiny_mat):
-    from scratchnet.runs import ConfigError, checked_schedule, full_config
+    from scratchnet.cli.runs import ConfigError, checked_schedule, full_config
 
     config = full_config({"lr": 1e-3, "schedule": "cosine", "epochs": 3})
     assert [round(checked_schedule(config)(e), 12) for e in range(3)] == [1e-3, 0.0007525, 0.0002575]

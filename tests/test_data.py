@@ -385,7 +385,7 @@ def test_course_file_loads(name, monkeypatch):
                                        "logical labels", "float64 features", "int features",
                                        "float32 everything"])
 def test_valid_variations_of_a_file_load_and_train(variation, tmp_path):
-    from scratchnet.runs import run_training
+    from scratchnet.cli.runs import run_training
 
     arrays = small_set(m=40, m_val=12, n=2, k=2)
     casts = {"int8 labels": ("C", np.int8), "uint8 labels": ("C", np.uint8),

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from scratchnet.params import ParameterError, check_parameters, check_value, literal_defaults
+from scratchnet.report.params import ParameterError, check_parameters, check_value, literal_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = {"quick": False, "results_path": "build/notebooks/x.json", "seed": 0, "lr": 0.003,
@@ -64,7 +64,7 @@ def test_literal_defaults_reads_only_a_cell_of_literal_assignments():
 def checked_notebook(path):
     nb = new_notebook(cells=[
         new_markdown_cell("# Checked"),
-        new_code_cell("from scratchnet.params import check_parameters"),
+        new_code_cell("from scratchnet.report.params import check_parameters"),
         new_code_cell('datasets = ["swissroll", "peaks", "gmm"]\nseed = 0\nquick = False',
                       metadata={"tags": ["parameters"]}),
         new_code_cell("check_parameters(globals())"),

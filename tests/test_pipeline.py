@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from scratchnet import pipeline
+from scratchnet.report import pipeline
 
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E"
        "rkJggg==")
@@ -207,7 +207,7 @@ def test_figures_are_numbered_in_order():
 
 
 def _stamp(**changes):
-    from scratchnet.stamp import stamp
+    from scratchnet.report.stamp import stamp
 
     record = stamp()
     record.update(changes)

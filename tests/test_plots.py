@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from scratchnet import experiments as ex  # noqa: E402
-from scratchnet import plots  # noqa: E402
+from scratchnet.report import figures as plots  # noqa: E402
 from scratchnet.train import History  # noqa: E402
 from scratchnet.verify import TestResult  # noqa: E402
 

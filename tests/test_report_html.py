@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet import pipeline
+from scratchnet.report import pipeline
 
 from test_report_pipeline import normalize, title_words, unavailable
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet import pipeline
+from scratchnet.report import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 PDF = REPO / "report" / "report.pdf"

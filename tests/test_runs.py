@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from scratchnet.runs import DEFAULTS, full_config, run_training, write_json
+from scratchnet.cli.runs import DEFAULTS, full_config, run_training, write_json
 
 from helpers import one_hot
 
@@ -45,7 +45,7 @@ def test_depth_zero_is_softmax_regression(tiny_mat):
 def test_progress_bar_rewrites_one_line_and_ends_it_when_done():
     import io
 
-    from scratchnet.runs import progress_bar
+    from scratchnet.cli.runs import progress_bar
 
     stream = io.StringIO()
     for done in (1, 2):

@@ -6,7 +6,7 @@ import pytest
 import scipy.io
 
 from scratchnet.cli import main
-from scratchnet.sweep import REPO, SweepError, aggregate, load_sweep, run_sweep
+from scratchnet.cli.sweep import REPO, SweepError, aggregate, load_sweep, run_sweep
 
 from helpers import one_hot
 
@@ -113,7 +113,7 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path, tiny_mat):
 
 
 def test_a_point_over_the_cell_time_limit_is_recorded_naming_the_cell(tmp_path, tiny_mat):
-    from scratchnet.sweep import run_point
+    from scratchnet.cli.sweep import run_point
 
     params = {"data": str(tiny_mat), "depth": 3, "width": 64, "epochs": 100000, "seed": 0}
     pid, error, seconds = run_point(REPO / NOTEBOOK, tmp_path, "slow", params, REPO, timeout=2)

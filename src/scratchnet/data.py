@@ -25,7 +25,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
-from .files import write_atomic
+from .files import REPO, write_atomic
 
 DATASETS = {"swissroll": "SwissRollData.mat", "peaks": "PeaksData.mat", "gmm": "GMMData.mat"}
 KEYS = ("Yt", "Ct", "Yv", "Cv")
@@ -108,7 +108,7 @@ def data_dir():
     env = os.environ.get("SCRATCHNET_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "data"
+    return REPO / "data"
 
 
 def cache_dir():

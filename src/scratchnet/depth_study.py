@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .report import markdown_table, percent
-from .runs import DEFAULTS, full_config, train_network
+from .cli.runs import DEFAULTS, full_config, train_network
 
 # Two means closer than this (a fraction: 0.002 is 0.2 points) count as the same accuracy.
 TIE = 0.002
@@ -280,7 +280,7 @@ def curves_figure(study, title=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0))
     for i, (label, runs) in enumerate(study.items()):
@@ -324,7 +324,7 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
     from matplotlib.colors import ListedColormap
 
     from .datavis import _class_colours, subsample
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     k = C.shape[0]
     colours = _class_colours(k)

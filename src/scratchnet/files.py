@@ -7,6 +7,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+# The source checkout: the report's templates, figures/, data/ and build/ live beside src/.
+REPO = Path(__file__).resolve().parents[2]
+
 _lock = threading.Lock()
 
 

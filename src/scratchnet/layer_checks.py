@@ -16,7 +16,7 @@ import numpy as np
 
 from .layers import ResidualLayer, StandardLayer
 from .network import make_network
-from .plots import TINY, WIDTH, gradient_test_figure
+from .report.figures import TINY, WIDTH, gradient_test_figure
 from .report import markdown_table
 from .verify import layer_jacobian_test, network_gradient_test, transpose_error
 

@@ -383,7 +383,7 @@ def decay_figure(sweep, stats, title=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.0),
                                       gridspec_kw={"width_ratios": [1.6, 1]})

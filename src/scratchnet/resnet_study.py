@@ -16,7 +16,7 @@ import numpy as np
 
 from .depth_study import aggregate, train_config
 from .report import markdown_table, percent
-from .runs import build_network, full_config
+from .cli.runs import build_network, full_config
 
 ARCHS = ("standard", "resnet")
 # Two means closer than this (a fraction: 0.002 is 0.2 points) count as level.
@@ -329,7 +329,7 @@ def curves_figure(study, title=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0))
     depths = sorted({p["layers"] for p in study["pairs"]})
@@ -368,7 +368,7 @@ def gradient_norms_figure(study, title=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     depths = sorted({p["layers"] for p in study["pairs"]})
     fig, axes = plt.subplots(2, len(depths), figsize=(WIDTH, 4.8), squeeze=False,

@@ -610,7 +610,7 @@ def strategies_figure(runs, title=None, zoom_points=1.5):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import WIDTH
+    from .report.figures import WIDTH
 
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.2), sharex="col")
     finished = {label: run for label, run in runs.items() if run.curves["epoch"]}

@@ -79,11 +79,12 @@ def step_targets(net, params=None):
     return params, {key: net.grads[key] for key in params}
 
 
-def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch=0):
+def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch=0,
+                transform=None):
     """One pass over a fresh permutation of the training set in mini-batches of ``batch_size``.
 
     Xt and Ct must be checked already (``train`` does it once); the gather casts them to the
-    network's dtype.
+    network's dtype. ``transform(X, rng)``, when given, makes each batch's input anew.
     """
     m = Xt.shape[1]
     # One gather per epoch, in Fortran order, so that every mini-batch is a contiguous slice.
@@ -94,13 +95,17 @@ def train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, e
     with np.errstate(over="ignore", invalid="ignore"):
         for batch, start in enumerate(range(0, m, batch_size)):
             stop = start + batch_size
-            loss = net._forward_backward(X_epoch[:, start:stop], C_epoch[:, start:stop])
+            X = X_epoch[:, start:stop]
+            if transform is not None:
+                X = np.asarray(transform(X, rng), dtype=net.dtype)
+            loss = net._forward_backward(X, C_epoch[:, start:stop])
             guard.check(loss, epoch, batch, optimizer.lr)
             optimizer.step(params, grads)
 
 
 def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=None,
-          eval_size=None, callback=None, params=None, divergence=100.0, evaluate=True):
+          eval_size=None, callback=None, params=None, divergence=100.0, evaluate=True,
+          transform=None):
     """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
 
     Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set. Every epoch
@@ -109,8 +114,11 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     the optimizer's own, constant). ``eval_size`` measures the per-epoch figures on a random
     subsample of each set (drawn once) instead of the whole set. ``callback(epoch, history)``
     runs after every epoch; with ``evaluate=False`` the loop measures nothing itself (the history
-    keeps only epochs and rates), for a callback that measures its own way. ``params`` restricts the steps to a dict of the network's named
-    parameter views (default: every parameter, as one flat vector).
+    keeps only epochs and rates), for a callback that measures its own way. ``params`` restricts
+    the steps to a dict of the network's named parameter views (default: every parameter, as one
+    flat vector). ``transform(X, rng) -> X`` replaces every mini-batch's input before its step
+    (input noise, say: ``lambda X, rng: X + s * rng.standard_normal(X.shape)``), drawing from
+    the training Generator; the evaluation sees the data as they are.
 
     Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
     batch is not finite, or exceeds ``divergence`` times the larger of the first batch's and
@@ -132,7 +140,8 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
     history = History(eval_size=eval_size)
     for epoch in range(epochs):
         optimizer.lr = schedule(epoch)
-        train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch)
+        train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch,
+                    transform)
         if not evaluate:
             history.epoch.append(epoch + 1)
             history.lr.append(optimizer.lr)

@@ -31,9 +31,9 @@ import time
 import uuid
 from pathlib import Path
 
-from .files import copy_atomic
+from ..files import copy_atomic
+from ..files import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
 HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"

@@ -45,11 +45,11 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from .data import make_peaks
-from .layers import ResidualLayer
-from .network import DTYPES, make_network
-from .optim import SGD
-from .train import DivergenceGuard, step_targets, train_epoch
+from ..data import make_peaks
+from ..layers import ResidualLayer
+from ..network import DTYPES, make_network
+from ..optim import SGD
+from ..train import DivergenceGuard, step_targets, train_epoch
 
 CONFIGS = {
     "a": {"arch": "standard", "widths": [32] * 4, "batch": 32,

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from .data import load_dataset
-from .files import write_atomic
-from .stamp import stamp
-from .network import make_network
-from .optim import make_optimizer, make_schedule
-from .train import train
+from ..data import load_dataset
+from ..files import write_atomic
+from ..report.stamp import stamp
+from ..network import make_network
+from ..optim import make_optimizer, make_schedule
+from ..train import train
 
 # A good configuration for every course data set, not a toy (see the README).
 DEFAULTS = dict(data="peaks", arch="standard", depth=3, width=64, widths=None,

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .params import check_value, literal_defaults
+from ..report.params import check_value, literal_defaults
 from .runs import progress_bar, write_json
+from ..files import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 RESULT_PARAMETER = "result_path"
 
 
@@ -143,7 +143,7 @@ def load_sweep(path, out_root=None):
 
 def parameter_defaults(notebook):
     """The literal defaults of the notebook's cell tagged ``parameters`` (empty if none)."""
-    from .pipeline import read_notebook
+    from ..report.pipeline import read_notebook
 
     for cell in read_notebook(notebook).cells:
         if "parameters" in cell.metadata.get("tags", []):
@@ -164,7 +164,7 @@ def run_point(notebook, out_dir, pid, params, cwd, timeout=None):
     """Execute one point with papermill, each cell limited to ``timeout`` seconds (default
     :func:`scratchnet.pipeline.cell_timeout`); return (pid, error or None, seconds). Never
     raises."""
-    from .pipeline import cell_timeout, describe_failure, execute, read_notebook
+    from ..report.pipeline import cell_timeout, describe_failure, execute, read_notebook
 
     # One BLAS thread per point: the points are the parallelism, and a point's numbers must not
     # depend on where it ran (Dask's workers are limited to one thread; the kernel inherits this).
@@ -375,7 +375,7 @@ def run_figure(result):
 
 def main(args):
     """``scratchnet sweep FILE``: run, then aggregate; exit 1 when a point failed."""
-    from .pipeline import PipelineError, cell_timeout
+    from ..report.pipeline import PipelineError, cell_timeout
 
     sweep = load_sweep(args.file)
     try:

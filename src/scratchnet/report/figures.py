@@ -1,4 +1,4 @@
-"""Figures of the report, drawn from data that :mod:`scratchnet.experiments` computed.
+"""The report's generic figures, drawn from data a notebook computed.
 
 Every function takes results and returns a matplotlib Figure without showing or saving it (the
 notebooks hand it to :func:`scratchnet.report.show_figure`), so a figure can be redrawn without
@@ -156,6 +156,10 @@ def _short(value):
     return f"{value:g}"
 
 
+def _tick(value):
+    return value if isinstance(value, str) else _short(value)
+
+
 def sweep_figure(sweep, optimum=None, chosen=None, title=None):
     """The grid of learning rates x mini-batch sizes: final validation accuracy (%) and, with
     the linear optimum, the final training loss above it; diverged runs say "div."; the
@@ -202,3 +206,67 @@ def optimizer_comparison_figure(runs, optima, title=None):
                       for label, history in histories.items()})
               for name, histories in runs.items()]
     return convergence_figure(panels, "epoch", "training loss minus optimum", title=title)
+
+
+def band_figure(panels, xlabel, ylabel, *, x=None, title=None, logy=False, height=2.8):
+    """Curves over seeds: the mean as a line, the range of the seeds as a band around it.
+
+    ``panels`` is a list of ``(panel_title, {label: Y})`` with ``Y`` an array of seeds x points
+    (one row per seed; a single row draws a line without a band). ``x`` gives the abscissa
+    (default 1, 2, ...: epochs). One legend below the panels when they share their labels.
+    """
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
+    shared = all(list(c) == list(panels[0][1]) for _, c in panels)
+    for ax, (panel_title, curves) in zip(axes[0], panels):
+        for i, (label, Y) in enumerate(curves.items()):
+            Y = np.atleast_2d(np.asarray(Y, dtype=float))
+            xs = np.arange(1, Y.shape[1] + 1) if x is None else np.asarray(x)
+            ax.plot(xs, Y.mean(axis=0), color=f"C{i}", lw=1.3, label=label)
+            if Y.shape[0] > 1:
+                ax.fill_between(xs, Y.min(axis=0), Y.max(axis=0), color=f"C{i}", alpha=0.2,
+                                lw=0)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(True, alpha=0.3)
+        if not shared:
+            ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    if shared:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    return fig
+
+
+def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=None,
+                   fmt="{:.1f}", cmap="viridis", height=2.8):
+    """Tables of numbers as coloured grids, the value written in every cell.
+
+    ``panels`` is a list of ``(panel_title, values)`` with ``values`` rows x columns (NaN shows
+    as a blank cell: a run that diverged, say); ``fmt`` writes a value.
+    """
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
+    for ax, (panel_title, values) in zip(axes[0], panels):
+        values = np.asarray(values, dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
+        for (i, j), value in np.ndenumerate(values):
+            if np.isfinite(value):
+                ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
+                        color=_ink(image.cmap(image.norm(value))))
+        ax.set_xticks(range(len(col_labels)), [_tick(c) for c in col_labels], fontsize=8)
+        ax.set_yticks(range(len(row_labels)), [_tick(r) for r in row_labels], fontsize=8)
+        ax.set_xlabel(col_name)
+        ax.set_ylabel(row_name)
+        ax.set_title(panel_title, fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

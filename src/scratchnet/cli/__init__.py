@@ -5,14 +5,14 @@ import os
 import sys
 from pathlib import Path
 
-from .data import DATASETS, DataError, load_dataset, looks_like_path
-from .data import main as data_main
-from .network import ARCHITECTURES, DTYPES
-from .optim import OPTIMIZERS, SCHEDULES
+from ..data import DATASETS, DataError, load_dataset, looks_like_path
+from ..data import main as data_main
+from ..network import ARCHITECTURES, DTYPES
+from ..optim import OPTIMIZERS, SCHEDULES
 from .runs import (DEFAULTS, ConfigError, build_network, full_config, progress_bar, run_training,
                    write_json)
-from .train import TrainingDiverged
-from .verify import network_gradient_test
+from ..train import TrainingDiverged
+from ..verify import network_gradient_test
 
 
 class _Parser(argparse.ArgumentParser):

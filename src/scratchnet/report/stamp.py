@@ -12,8 +12,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from ..files import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def git_commit(repo=REPO):
@@ -94,7 +94,7 @@ def data_files():
     file or a generated look-alike; None for a set whose file does not exist yet."""
     import scipy.io
 
-    from .data import DATASETS, LOOKALIKE_KEY, cache_dir, data_dir
+    from ..data import DATASETS, LOOKALIKE_KEY, cache_dir, data_dir
 
     files = {}
     for name, file in DATASETS.items():

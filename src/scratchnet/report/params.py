@@ -15,10 +15,10 @@ the last cell of literal assignments before this one that is not papermill's inj
 import ast
 import math
 
-from .activations import ACTIVATIONS
-from .data import DATASETS, looks_like_path
-from .network import ARCHITECTURES
-from .optim import OPTIMIZERS, SCHEDULES
+from ..activations import ACTIVATIONS
+from ..data import DATASETS, looks_like_path
+from ..network import ARCHITECTURES
+from ..optim import OPTIMIZERS, SCHEDULES
 
 # Parameters that take one of a fixed set of strings, by name, in every notebook.
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "arch": ARCHITECTURES,
