@@ -35,7 +35,6 @@ import importlib.util
 import itertools
 import json
 import os
-import platform
 import resource
 import statistics
 import time
@@ -50,6 +49,7 @@ from ..layers import ResidualLayer
 from ..network import DTYPES, make_network
 from ..optim import SGD
 from ..train import DivergenceGuard, step_targets, train_epoch
+from ..report.stamp import cpu_model
 
 CONFIGS = {
     "a": {"arch": "standard", "widths": [32] * 4, "batch": 32,
@@ -501,27 +501,10 @@ def blas_info():
     return "unknown", None
 
 
-def cpu_model():
-    """The CPU's model name, from /proc/cpuinfo (else what the platform module knows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("model name", "Model")) and ":" in line:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def simd_extensions():
     """The SIMD extensions NumPy found on this CPU at run time (``__cpu_features__``)."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__
-        except ImportError:
-            return []
+    from numpy._core._multiarray_umath import __cpu_features__
+
     return [name for name, found in __cpu_features__.items() if found]
 
 
