@@ -13,6 +13,7 @@ from .runs import (DEFAULTS, ConfigError, build_network, full_config, progress_b
                    write_json)
 from ..train import TrainingDiverged
 from ..verify import network_gradient_test
+from ..files import REPO
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,6 +238,20 @@ def _writable(path):
     return None
 
 
+def load_bench():
+    """The bench module, from the checkout's ``benchmarks/`` (it is not a part of the library)."""
+    folder = REPO / "benchmarks"
+    if not (folder / "bench.py").is_file():
+        raise ConfigError(f"the bench lives in a source checkout's benchmarks/ folder, and "
+                          f"{folder} has no bench.py: run scratchnet bench from a clone")
+    if str(folder) not in sys.path:
+        # on sys.path, not loaded from a file: the peers' spawned processes import it by name
+        sys.path.insert(0, str(folder))
+    import bench
+
+    return bench
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -258,8 +273,7 @@ def main(argv=None):
                 print(f"scratchnet: error: {error}", file=sys.stderr)
                 return 2
         if args.command == "bench":
-            from .bench import main as bench_main
-            return bench_main(args)
+            return load_bench().main(args)
         return data_main([])
     except (DataError, ConfigError) as error:
         print(f"scratchnet: error: {error}", file=sys.stderr)

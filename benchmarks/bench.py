@@ -1,4 +1,7 @@
-"""``python -m scratchnet bench``: samples per second of a training epoch, against PyTorch and JAX.
+"""``scratchnet bench``: samples per second of a training epoch, against PyTorch and JAX.
+
+The bench is not a part of the library: it lives in the checkout's ``benchmarks/`` folder, as
+NumPy's and SciPy's do, and ``scratchnet bench`` (or ``make bench``) runs it from there.
 
 Each configuration trains through :func:`scratchnet.train.train_epoch`, the code path of
 ``scratchnet train`` (a fresh permutation per epoch, softmax cross-entropy, plain SGD steps),
@@ -44,12 +47,12 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from ..data import make_peaks
-from ..layers import ResidualLayer
-from ..network import DTYPES, make_network
-from ..optim import SGD
-from ..train import DivergenceGuard, step_targets, train_epoch
-from ..report.stamp import cpu_model
+from scratchnet.data import make_peaks
+from scratchnet.layers import ResidualLayer
+from scratchnet.network import DTYPES, make_network
+from scratchnet.optim import SGD
+from scratchnet.train import DivergenceGuard, step_targets, train_epoch
+from scratchnet.report.stamp import cpu_model
 
 CONFIGS = {
     "a": {"arch": "standard", "widths": [32] * 4, "batch": 32,
