@@ -109,3 +109,31 @@ def best(scores):
     if not scores:
         raise ValueError("best of no scores")
     return max(scores, key=lambda key: scores[key])
+
+
+# A transpose test holds to round-off when |u^T (J v) - v^T (J^T u)| / (||u|| ||J v||) is below
+# this: about 4500 machine epsilons, where a wrong product gives errors of order one.
+TRANSPOSE_ROUNDOFF = 1e-12
+
+
+def derivative_check(result, linear=False, transposes=None):
+    """One gradient or Jacobian test (a :class:`scratchnet.verify.TestResult`) as a table row.
+
+    The row holds ``result.summary()`` (rows above round-off, median ratios of successive rows
+    over them, 2 and 4 for a correct derivative, fitted orders 1 and 2), ``second_over_roundoff``
+    (the largest second-order error over the round-off level) and ``passes``:
+    ``result.passes()``, or ``result.passes_linear()`` for a ``linear`` target, whose
+    second-order error is round-off from the first row (W2 of the residual block). Given the
+    relative errors ``transposes`` of transpose tests of the same target, also ``transpose``
+    (the largest) and ``transpose_holds`` (every one below :data:`TRANSPOSE_ROUNDOFF`).
+    """
+    row = {**result.summary(),
+           "second_over_roundoff": float(np.max(result.second) / result.floor),
+           "passes": bool(result.passes_linear() if linear else result.passes())}
+    if transposes is not None:
+        transposes = np.asarray(transposes, dtype=float)
+        if transposes.size == 0:
+            raise ValueError("derivative_check: no transpose errors given")
+        row["transpose"] = float(transposes.max())
+        row["transpose_holds"] = bool(np.all(transposes < TRANSPOSE_ROUNDOFF))
+    return row

@@ -270,3 +270,33 @@ def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def gradient_test_curves_figure(panels, title=None):
+    """Several gradient tests in each panel: ``panels = {panel_title: {label: TestResult}}``
+    (one panel per architecture and one curve pair per depth, say). The first-order (dashed)
+    and second-order (solid) errors against k on a log scale, one colour per label, and the
+    largest round-off level of the panel (dotted)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 3.0), squeeze=False, sharey=True)
+    for ax, (panel_title, tests) in zip(axes[0], panels.items()):
+        for i, (label, result) in enumerate(tests.items()):
+            k = np.arange(len(result.eps))
+            ax.semilogy(k, np.maximum(result.first, TINY), "--", color=f"C{i}", lw=1.1)
+            ax.semilogy(k, np.maximum(result.second, TINY), "-", marker="s", ms=2.5,
+                        color=f"C{i}", lw=1.1, label=label)
+        ax.axhline(max(r.floor for r in tests.values()), color="grey", ls=":", lw=1)
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel(r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel("error")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles += [plt.Line2D([], [], color="black", ls="--", lw=1.1),
+                plt.Line2D([], [], color="black", ls="-", lw=1.1),
+                plt.Line2D([], [], color="grey", ls=":", lw=1)]
+    labels += ["first order (dashed)", "second order (solid)", "round-off level"]
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(len(labels), 6), fontsize=8, frameon=False)
+    return fig
