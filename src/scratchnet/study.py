@@ -137,3 +137,24 @@ def derivative_check(result, linear=False, transposes=None):
         row["transpose"] = float(transposes.max())
         row["transpose_holds"] = bool(np.all(transposes < TRANSPOSE_ROUNDOFF))
     return row
+
+
+def input_noise(sigma):
+    """A batch transform for ``train(..., transform=...)``: ``X + sigma * z`` with ``z`` standard
+    normal, drawn afresh for every batch from the training Generator. ``sigma`` is a number or
+    an n x 1 column (one standard deviation per feature)."""
+    sigma = np.asarray(sigma, dtype=float)
+    if not np.all(np.isfinite(sigma)) or np.any(sigma < 0):
+        raise ValueError(f"noise level must be finite and >= 0, got {sigma.tolist()}")
+
+    def transform(X, rng):
+        return X + sigma * rng.standard_normal(X.shape)
+
+    return transform
+
+
+def seed_margin(a, b, margin=MARGIN):
+    """The margin a difference of the means of two :class:`Spread` must exceed to count: ``margin``,
+    or the larger standard deviation over the seeds of the two when that is wider, so a
+    difference the seeds alone could make is not read as an effect."""
+    return float(max(margin, a.std, b.std))
