@@ -1,8 +1,9 @@
-"""The Part I notebooks (sections 1.1-1.3) as stored, and the text helpers they display with.
+"""The Part I notebooks (sections 1.1-1.3) as stored, and the table helpers they display with.
 
 The notebooks themselves are executed by the report's pipeline; here their structure is
-checked (what papermill and the merge rely on) and every name they import is resolved, so a
-rename in the package fails here rather than half-way through `make report`.
+checked (what papermill and the merge rely on, the experiment in view, the claims recorded)
+and every name they import is resolved, so a rename in the package fails here rather than
+half-way through `make report`.
 """
 import ast
 import importlib
@@ -15,7 +16,6 @@ import pytest
 
 from scratchnet import report
 from scratchnet.data import Dataset
-from scratchnet.experiments import Convergence, LinearOptimum
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PART1 = {
@@ -84,7 +84,41 @@ def test_notebook_imports_resolve_and_figures_are_named_by_section(stem):
         assert re.match(r"f?[\"']" + stem[:2] + "_", text) or text.startswith(stem[:2] + "_"), text
 
 
-# The text helpers.
+# The experiment in view: each notebook runs its loop in a code cell and records its claims.
+IN_VIEW = {"11_softmax_gradient_test": "softmax_gradient_test", "12_sgd": "train",
+           "13_softmax_sgd": "train"}
+
+
+def _called(node, name):
+    return any(isinstance(n, ast.Call) and getattr(n.func, "id", None) == name
+               for n in ast.walk(node))
+
+
+@pytest.mark.parametrize("stem", PART1)
+def test_notebook_runs_its_experiment_in_a_visible_loop(stem):
+    trees = [ast.parse(source(c)) for c in load(stem)["cells"] if c["cell_type"] == "code"]
+    loops = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.For)]
+    assert any(_called(loop, IN_VIEW[stem]) for loop in loops), (
+        f"{stem}: no code cell calls {IN_VIEW[stem]} inside a for loop")
+
+
+@pytest.mark.parametrize("stem", PART1)
+def test_notebook_checks_claims_and_records_them(stem):
+    code = "\n".join(source(c) for c in load(stem)["cells"] if c["cell_type"] == "code")
+    tree = ast.parse(code)
+    checks = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Attribute) and n.func.attr == "check"]
+    assert checks, f"{stem} checks no claim"
+    records = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+               and getattr(n.func, "id", None) == "record"]
+    assert records and "claims" in {k.arg for k in records[-1].keywords}, (
+        f"{stem}: the last record() must keep the claims")
+    if stem == "13_softmax_sgd":
+        # The closing summary (section 2.8) reads these rows.
+        assert "summary_rows" in {k.arg for k in records[-1].keywords}
+
+
+# The table helpers.
 
 def test_markdown_table_formats_and_escapes():
     table = report.markdown_table(["name", "x", "ok"],
@@ -112,89 +146,23 @@ def test_records_table_and_percent():
     assert report.number(float("nan"), ".1e") == "n/a"
 
 
-def summary(passes=True, second=4.0):
-    return {"order_first": 1.0, "order_second": 2.0 if passes else 1.0, "clean_rows_first": 18,
-            "clean_rows_second": 15, "median_ratio_first": 2.0, "median_ratio_second": second,
-            "passes": passes}
+def test_gradient_summary_table_has_a_row_per_test():
+    summary = {"order_first": 1.0, "order_second": 2.0, "clean_rows_first": 18,
+               "clean_rows_second": 15, "median_ratio_first": 2.0, "median_ratio_second": 4.0,
+               "passes": True}
+    table = report.gradient_summary_table({"peaks": {"W": summary},
+                                           "gmm": {"X": {**summary, "passes": False}}})
+    lines = table.splitlines()
+    assert len(lines) == 4
+    assert lines[2] == "| peaks | $W$ | 15 | 2.000 | 4.000 | 1.000 | 2.000 | yes |"
+    assert lines[3].startswith("| gmm | $X$ |") and lines[3].endswith("| no |")
 
 
-def test_gradient_verdicts_quote_the_ratios_and_count_failures():
-    good = report.gradient_verdict("W", summary())
-    assert "passes" in good and "2.00" in good and "4.00" in good and "15 rows" in good
-    bad = report.gradient_verdict("b", summary(False, 2.01))
-    assert "fails" in bad and "2.01" in bad
-    text = report.gradient_verdicts({"peaks": {"W": summary(), "b": summary(False, 2.0)}})
-    assert text.endswith("1 of 2 tests fail: Gradient in $b$, peaks.")
-    assert report.gradient_verdicts({"gmm": {"X": summary()}}).endswith("All 1 tests pass.")
-    table = report.gradient_summary_table({"peaks": {"W": summary()}})
-    assert "| peaks | $W$ | 15 | 2.000 | 4.000 | 1.000 | 2.000 | yes |" in table
-
-
-def findings(**changes):
-    f = {"chosen": (0.01, 64), "chosen_val_acc": 0.55, "chosen_train_acc": 0.56,
-         "chosen_excess": 1e-6, "top_val_acc": 0.57, "top_val_acc_setting": (0.1, 16),
-         "top_val_acc_excess": 3e-3, "min_val_acc": 0.40, "runs": 15, "within_tol": 7,
-         "tol": 1e-4, "worst_setting": (0.001, 1024), "worst_excess": 0.2,
-         "worst_val_acc": 0.40, "diverged": [(1.0, 16)], "closest_rate": {16: 0.001, 64: 0.01},
-         "closest_rate_grows": True, "optimum_val_acc": 0.56}
-    f.update(changes)
-    return f
-
-
-def test_sweep_paragraph_quotes_the_findings():
-    text = report.sweep_paragraph("peaks", findings())
-    for piece in ("7 of the 15 runs", "rate 0.01 with batches of 64", "1.0e-06", "55.0%",
-                  "from 40.0% to 57.0%", "rate 0.1 with batches of 16", "3.0e-03",
-                  "Diverged: rate 1 with batches of 16.", "the larger the batch"):
-        assert piece in text, piece
-    same = report.sweep_paragraph("peaks", findings(top_val_acc_setting=(0.01, 64), diverged=[],
-                                                    closest_rate_grows=False))
-    assert "the maximum being the closest run's" in same and "No run diverged." in same
-    assert "the larger the batch" not in same
-
-
-def history_final(train_loss, val_acc):
-    return {"train_acc": 0.56, "val_acc": val_acc, "train_loss": train_loss, "val_loss": 1.0}
-
-
-def test_convergence_paragraph_branches():
-    optimum = LinearOptimum(np.zeros(1), 1.0, 1.0, 0.5725, 0.5661, 0.0, 1, 0.0)
-    runs = [(20, history_final(1.00001, 0.566)), (40, history_final(1.000001, 0.5664))]
-    done = Convergence(runs=runs, net=None, history=None, converged=True, tol=1e-4)
-    text = report.convergence_paragraph("peaks", done, optimum, (3, 0.5742))
-    for piece in ("20 epochs ended 1.0e-05 and 40 epochs ended 1.0e-06", "+0.04 points",
-                  "no longer help.", "(40): 56.00% training and 56.64% validation",
-                  "57.25% and 56.61%", "epoch 3 with 57.42%"):
-        assert piece in text, piece
-    jumpy = Convergence(runs=[runs[0], (40, history_final(1.000001, 0.60))], net=None,
-                        history=None, converged=True, tol=1e-4)
-    assert "hardly depends on the loss" in report.convergence_paragraph("s", jumpy, optimum,
-                                                                          (1, 0.6))
-    capped = Convergence(runs=[(20, history_final(1.01, 0.5)), (40, history_final(1.001, 0.5))],
-                         net=None, history=None, converged=False, tol=1e-4)
-    assert "has not fully converged" in report.convergence_paragraph("g", capped, optimum,
-                                                                     (1, 0.5))
-    single = Convergence(runs=[(4, history_final(1.01, 0.5))], net=None, history=None,
-                         converged=False, tol=1e-4)
-    assert "A single run" in report.convergence_paragraph("g", single, optimum, (1, 0.5))
-
-
-def test_data_sources_and_optimum_table(rng):
+def test_data_sources_names_every_file_and_its_hash(rng):
     X, C = rng.standard_normal((2, 4)), np.eye(2)[:, [0, 1, 0, 1]]
     data = {"peaks": Dataset(name="peaks", Xt=X, Ct=C, Xv=X, Cv=C, source="look-alike",
                              path="/x/PeaksData.mat", sha256="0123456789abcdef")}
     text = report.data_sources(data)
-    assert text == ("Data: **peaks** from the look-alike PeaksData.mat (sha256 0123456789ab), "
-                    "4 training and 4 validation samples, 2 features, 2 classes.")
-    optimum = LinearOptimum(np.zeros(1), 0.69, 0.7, 0.535, 0.53, 2e-11, 8, 0.1)
-    row = report.optimum_table({"peaks": optimum}, data).splitlines()[2]
-    assert row == "| peaks | 0.69000 | 0.69315 | 2.0e-11 | 8 | 53.50% | 53.00% |"
-
-
-def test_best_option_table_reports_final_accuracies_and_labels_the_best_epoch():
-    table = report.best_option_table({"gmm": {
-        "lr": 0.1, "batch_size": 256, "epochs": 40, "train_acc": 0.48864, "val_acc": 0.493,
-        "optimum_train_acc": 0.48848, "optimum_val_acc": 0.49296, "excess_loss": 2.6e-7,
-        "best_epoch": 5, "best_epoch_val_acc": 0.5058}})
-    assert table.splitlines()[2] == ("| gmm | 0.1, 256, 40 | 48.86% / 49.30% | 48.85% / 49.30% "
-                                     "| 2.6e-07 | 50.58% (epoch 5) |")
+    for piece in ("peaks", "look-alike", "PeaksData.mat", "0123456789ab"):
+        assert piece in text, piece
+    assert "/x/" not in text, "the folder is the user's business, not the report's"

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,7 +8,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from scratchnet import experiments as ex  # noqa: E402
 from scratchnet.report import figures as plots  # noqa: E402
 from scratchnet.train import History  # noqa: E402
 from scratchnet.verify import TestResult  # noqa: E402
@@ -27,9 +28,9 @@ def fake_test(K=12, clean=8, scale=1.0):
 
 
 def optimum(train_loss=1.0, train_acc=0.6, val_acc=0.55):
-    return ex.LinearOptimum(theta=np.zeros(1), train_loss=train_loss, val_loss=train_loss,
-                            train_acc=train_acc, val_acc=val_acc, grad_norm=0.0, iterations=1,
-                            seconds=0.0)
+    """The numbers of a linear optimum, as a notebook keeps them (a dict)."""
+    return {"train_loss": train_loss, "val_loss": train_loss, "train_acc": train_acc,
+            "val_acc": val_acc}
 
 
 def history(n=6):
@@ -78,17 +79,20 @@ def test_history_figure_marks_the_optimum_and_the_best_epoch():
     assert reference.get_ydata()[0] == pytest.approx(55)
     np.testing.assert_allclose(right.lines[0].get_ydata(), 0.5 ** np.arange(1, 7))
     assert plots.history_figure(h).axes[1].get_ylabel() == "training loss"
+    # The optimum may also come as an object with the same attributes.
+    fig = plots.history_figure(h, SimpleNamespace(**o))
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.5 ** np.arange(1, 7))
 
 
 def test_sweep_figure_writes_every_cell_and_frames_the_chosen_one():
     diverged = np.array([[False, True], [False, False]])
-    grid = ex.Sweep(lrs=[0.1, 1.0], batch_sizes=[8, 64], epochs=2,
+    grid = SimpleNamespace(lrs=[0.1, 1.0], batch_sizes=[8, 64], epochs=2,
                     train_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
                     val_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
                     train_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
                     val_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
                     diverged=diverged, seconds=np.ones((2, 2)))
-    fig = plots.sweep_figure(grid, optimum(), chosen=(1, 1))
+    fig = plots.sweep_figure(grid, SimpleNamespace(**optimum()), chosen=(1, 1))
     heatmaps = [ax for ax in fig.axes if ax.get_title()]
     assert len(heatmaps) == 2
     texts = [t.get_text() for t in heatmaps[0].texts]
@@ -104,7 +108,8 @@ def test_sweep_figure_writes_every_cell_and_frames_the_chosen_one():
 def test_optimizer_comparison_figure_draws_excess_losses_per_data_set():
     runs = {"a": {"SGD": history(), "heavy ball": history()}, "b": {"SGD": history(),
                                                                    "heavy ball": history()}}
-    fig = plots.optimizer_comparison_figure(runs, {"a": optimum(), "b": optimum(0.9)})
+    fig = plots.optimizer_comparison_figure(
+        runs, {"a": SimpleNamespace(**optimum()), "b": SimpleNamespace(**optimum(0.9))})
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.1 + 0.5 ** np.arange(1, 7))
 

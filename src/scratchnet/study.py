@@ -158,3 +158,31 @@ def seed_margin(a, b, margin=MARGIN):
     or the larger standard deviation over the seeds of the two when that is wider, so a
     difference the seeds alone could make is not read as an effect."""
     return float(max(margin, a.std, b.std))
+
+
+def contraction(errors, start=0, floor=1e-12):
+    """The mean factor by which ``errors`` shrink per step: ``exp`` of the slope of their log,
+    fitted from step ``start`` over the steps still above ``floor`` times the first error
+    (linear convergence at rate r gives r; NaN when fewer than two steps are left)."""
+    errors = np.asarray(errors, dtype=float)
+    steps = np.arange(errors.size)
+    keep = (steps >= start) & (errors > floor * errors[0])
+    if keep.sum() < 2:
+        return math.nan
+    return float(np.exp(np.polyfit(steps[keep], np.log(errors[keep]), 1)[0]))
+
+
+def lbfgs(net, X, C, gtol=1e-10, maxiter=2000):
+    """Minimise the full-batch loss of ``net`` on (X, C) with scipy's L-BFGS-B, from its
+    current parameters, on its own ``loss_and_grad``. Leaves ``net`` at the minimiser and
+    returns scipy's OptimizeResult (``x``, ``fun``, ``jac``, ``nit``, ``success``)."""
+    import scipy.optimize
+
+    def fun(theta):
+        net.set_params(theta)
+        return net.loss_and_grad(X, C)
+
+    result = scipy.optimize.minimize(fun, net.get_params(), jac=True, method="L-BFGS-B",
+                                     options={"gtol": gtol, "ftol": 1e-15, "maxiter": maxiter})
+    net.set_params(result.x)
+    return result

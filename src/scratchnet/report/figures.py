@@ -4,6 +4,9 @@ Every function takes results and returns a matplotlib Figure without showing or 
 notebooks hand it to :func:`scratchnet.report.show_figure`), so a figure can be redrawn without
 recomputing.
 """
+from collections.abc import Mapping
+from types import SimpleNamespace
+
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
@@ -100,8 +103,11 @@ def history_figure(history, optimum=None, title=None):
 
     Left: train and validation accuracy (%), with the accuracies of the linear optimum as
     dashed lines and the best validation epoch marked (labelled as such). Right: the training
-    loss above the optimum's on a log scale, and the learning rate.
+    loss above the optimum's on a log scale, and the learning rate. ``optimum`` has
+    ``train_loss``, ``train_acc`` and ``val_acc``, as attributes or as the keys of a dict.
     """
+    if isinstance(optimum, Mapping):
+        optimum = SimpleNamespace(**optimum)
     epochs = np.asarray(history.epoch)
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 2.9))
     left.plot(epochs, 100 * np.asarray(history.train_acc), "-", color="C0", label="train")
