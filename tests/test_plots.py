@@ -84,34 +84,8 @@ def test_history_figure_marks_the_optimum_and_the_best_epoch():
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.5 ** np.arange(1, 7))
 
 
-def test_sweep_figure_writes_every_cell_and_frames_the_chosen_one():
-    diverged = np.array([[False, True], [False, False]])
-    grid = SimpleNamespace(lrs=[0.1, 1.0], batch_sizes=[8, 64], epochs=2,
-                    train_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
-                    val_acc=np.array([[0.5, np.nan], [0.6, 0.7]]),
-                    train_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
-                    val_loss=np.array([[1.2, np.nan], [1.01, 1.0001]]),
-                    diverged=diverged, seconds=np.ones((2, 2)))
-    fig = plots.sweep_figure(grid, SimpleNamespace(**optimum()), chosen=(1, 1))
-    heatmaps = [ax for ax in fig.axes if ax.get_title()]
-    assert len(heatmaps) == 2
-    texts = [t.get_text() for t in heatmaps[0].texts]
-    assert texts == ["50.0", "div.", "60.0", "70.0"]
-    # Ink that contrasts with the cell: white on the darkest (lowest), black on the lightest.
-    colours = [t.get_color() for t in heatmaps[0].texts]
-    assert colours[0] == "white" and colours[3] == "black" and colours[1] == "black"
-    assert [t.get_text() for t in heatmaps[1].texts] == ["2e-01", "div.", "1e-02", "1e-04"]
-    assert all(len(ax.patches) == 1 for ax in heatmaps)
-    assert len([ax for ax in plots.sweep_figure(grid).axes if ax.get_title()]) == 1
 
 
-def test_optimizer_comparison_figure_draws_excess_losses_per_data_set():
-    runs = {"a": {"SGD": history(), "heavy ball": history()}, "b": {"SGD": history(),
-                                                                   "heavy ball": history()}}
-    fig = plots.optimizer_comparison_figure(
-        runs, {"a": SimpleNamespace(**optimum()), "b": SimpleNamespace(**optimum(0.9))})
-    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
-    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), 0.1 + 0.5 ** np.arange(1, 7))
 
 
 def test_record_writes_strict_json(tmp_path):

@@ -3,8 +3,8 @@
 A notebook calls :func:`show_figure` for every figure: it is saved under ``figures/`` with a
 stable name and displayed with its caption in the output's metadata, where the report's LaTeX
 template finds it and makes a numbered figure. :func:`record` writes the key numbers of a
-notebook to the JSON file beside the executed copy. :func:`markdown_table`, :func:`percent` and
-:func:`gradient_verdict` build the text that states computed numbers.
+notebook to the JSON file beside the executed copy. :class:`Claims` checks the statements
+of a conclusion against the results; :func:`markdown_table` and its kin write computed tables.
 """
 import json
 import math
@@ -18,7 +18,6 @@ from ..study import MARGIN  # noqa: F401 (the claims' margin, re-exported)
 from .params import check_parameters  # noqa: F401 (the notebooks' parameter check)
 from .stamp import stamp
 from ..files import REPO
-
 
 
 def figures_dir():
@@ -68,7 +67,6 @@ def record(path, **numbers):
     data["stamp"] = stamp()
     write_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data
-
 
 
 MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
@@ -181,39 +179,6 @@ def data_sources(data):
 TARGETS = {"W": "$W$", "b": "$b$", "X": "$X$"}
 
 
-def gradient_verdict(label, summary):
-    """One sentence on a gradient test, from :func:`scratchnet.experiments.gradient_test_summary`."""
-    numbers = (f"halving $\\epsilon$ divides the first-order error by "
-               f"{summary['median_ratio_first']:.2f} and the second-order error by "
-               f"{summary['median_ratio_second']:.2f} (medians over the "
-               f"{summary['clean_rows_second']} rows above round-off; fitted orders "
-               f"{summary['order_first']:.2f} and {summary['order_second']:.2f})")
-    if summary["passes"]:
-        return f"**{label}** passes: {numbers}."
-    return (f"**{label}** fails: {numbers}, where a correct gradient gives 2 and 4 over at "
-            f"least 7 rows.")
-
-
-def gradient_verdicts(summaries):
-    """A verdict per test (one paragraph per data set) and a closing count, from
-    ``{dataset: {target: summary}}``."""
-    paragraphs, failed, total = [], [], 0
-    for name, tests in summaries.items():
-        sentences = []
-        for target, summary in tests.items():
-            label = f"Gradient in {TARGETS.get(target, target)}, {name}"
-            sentences.append(gradient_verdict(label, summary))
-            total += 1
-            if not summary["passes"]:
-                failed.append(label)
-        paragraphs.append(" ".join(sentences))
-    if failed:
-        paragraphs.append(f"{len(failed)} of {total} tests fail: {', '.join(failed)}.")
-    else:
-        paragraphs.append(f"All {total} tests pass.")
-    return "\n\n".join(paragraphs)
-
-
 def gradient_summary_table(summaries):
     """The gradient tests of ``{dataset: {target: summary}}`` as one markdown table."""
     rows = [[name, TARGETS.get(target, target), s["clean_rows_second"]]
@@ -227,100 +192,3 @@ def gradient_summary_table(summaries):
                           rows, align="llrrrrrl")
 
 
-# A change of accuracy (in points) below which the last doubling counts as not moving it.
-NOISE_POINTS = 0.5
-
-
-def optimum_table(optima, data):
-    """The linear optimum of every data set (``{name: LinearOptimum}``, ``{name: Dataset}``) as
-    a markdown table, beside the loss of a uniform guess, log k."""
-    rows = [[name, f"{o.train_loss:.5f}", f"{math.log(data[name].n_classes):.5f}",
-             f"{o.grad_norm:.1e}", o.iterations, percent(o.train_acc, 2), percent(o.val_acc, 2)]
-            for name, o in optima.items()]
-    return markdown_table(["data set", "training loss", "log k (uniform guess)",
-                           "gradient norm", "L-BFGS iterations", "training accuracy",
-                           "validation accuracy"], rows, align="lrrrrrr")
-
-
-def _setting(setting):
-    lr, batch_size = setting
-    return f"rate {lr:g} with batches of {batch_size}"
-
-
-def sweep_paragraph(name, findings):
-    """What the sweep of one data set shows, in sentences that quote its numbers
-    (``findings`` from :func:`scratchnet.experiments.sweep_findings`)."""
-    f = findings
-    text = [f"On **{name}**, {f['within_tol']} of the {f['runs']} runs that did not diverge "
-            f"ended within {f['tol']:g} of the optimum's training loss. The closest, "
-            f"{_setting(f['chosen'])}, ended {f['chosen_excess']:.1e} above it, with "
-            f"{percent(f['chosen_train_acc'])} training and {percent(f['chosen_val_acc'])} "
-            f"validation accuracy (the optimum: {percent(f['optimum_val_acc'])} validation)."]
-    spread = (f"The final validation accuracy ranged from {percent(f['min_val_acc'])} to "
-              f"{percent(f['top_val_acc'])}")
-    if f["top_val_acc_setting"] == f["chosen"]:
-        text.append(spread + ", the maximum being the closest run's.")
-    else:
-        text.append(spread + f"; the maximum, {_setting(f['top_val_acc_setting'])}, came from "
-                    f"a run {f['top_val_acc_excess']:.1e} above the optimum's loss: a run that "
-                    "stopped elsewhere, not a better minimiser of the loss.")
-    text.append(f"The farthest from the optimum was {_setting(f['worst_setting'])} (excess "
-                f"{f['worst_excess']:.1e}, validation accuracy {percent(f['worst_val_acc'])}).")
-    if f["diverged"]:
-        text.append("Diverged: " + "; ".join(_setting(s) for s in f["diverged"]) + ".")
-    else:
-        text.append("No run diverged.")
-    closest = ", ".join(f"{lr:g} for batches of {b}" for b, lr in f["closest_rate"].items()
-                        if lr is not None)
-    trend = (": the larger the batch, the larger the rate it needs." if f["closest_rate_grows"]
-             else ".")
-    text.append(f"The rate that came closest to the optimum was {closest}{trend}")
-    return " ".join(text)
-
-
-def convergence_paragraph(name, convergence, optimum, best):
-    """How the best option was trained to the end, in sentences that quote its numbers:
-    ``convergence`` from :func:`scratchnet.experiments.train_to_convergence`, ``best`` the
-    (epoch, accuracy) of the best validation epoch."""
-    runs = convergence.runs
-    excess = [f"{epochs} epochs ended {final['train_loss'] - optimum.train_loss:.1e}"
-              for epochs, final in runs]
-    final = runs[-1][1]
-    text = [f"On **{name}**, " + (", ".join(excess[:-1]) + " and " if len(excess) > 1 else "")
-            + excess[-1] + " above the optimum's training loss."]
-    gain = convergence.last_gain()
-    if convergence.converged:
-        moved = 100 * gain["val_acc"]
-        text.append(f"The last doubling lowered the loss by less than {convergence.tol:g} and "
-                    f"moved the validation accuracy by {moved:+.2f} points: more epochs no "
-                    "longer help" + (
-                        "; the accuracy still moves because near this optimum it hardly depends "
-                        "on the loss (see the linear optimum above)." if abs(moved) > NOISE_POINTS
-                        else "."))
-    elif gain:
-        text.append(f"The last doubling still lowered the loss by "
-                    f"{-gain['train_loss']:.1e}, more than {convergence.tol:g}, when the cap on "
-                    "epochs stopped it: this run has not fully converged.")
-    else:
-        text.append("A single run was made (the cap on epochs allowed no doubling).")
-    text.append(f"After the final epoch ({convergence.epochs}): {percent(final['train_acc'], 2)} "
-                f"training and {percent(final['val_acc'], 2)} validation accuracy, against "
-                f"{percent(optimum.train_acc, 2)} and {percent(optimum.val_acc, 2)} at the "
-                f"optimum. The best validation epoch, marked in the figure, was epoch {best[0]} "
-                f"with {percent(best[1], 2)}: shown for reference, not as the result.")
-    return " ".join(text)
-
-
-def best_option_table(summary):
-    """The best option of every data set beside the linear optimum, final-epoch accuracies
-    first; ``summary`` is ``{name: {lr, batch_size, epochs, train_acc, val_acc,
-    optimum_train_acc, optimum_val_acc, excess_loss, best_epoch, best_epoch_val_acc}}``."""
-    rows = [[name, f"{s['lr']:g}, {s['batch_size']}, {s['epochs']}",
-             f"{percent(s['train_acc'], 2)} / {percent(s['val_acc'], 2)}",
-             f"{percent(s['optimum_train_acc'], 2)} / {percent(s['optimum_val_acc'], 2)}",
-             f"{s['excess_loss']:.1e}",
-             f"{percent(s['best_epoch_val_acc'], 2)} (epoch {s['best_epoch']})"]
-            for name, s in summary.items()]
-    return markdown_table(["data set", "rate, batch, epochs", "final train / validation",
-                           "optimum train / validation", "loss above optimum",
-                           "best validation epoch"], rows, align="lrrrrr")

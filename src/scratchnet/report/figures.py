@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
-from matplotlib.colors import LogNorm
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 
@@ -164,54 +162,6 @@ def _short(value):
 
 def _tick(value):
     return value if isinstance(value, str) else _short(value)
-
-
-def sweep_figure(sweep, optimum=None, chosen=None, title=None):
-    """The grid of learning rates x mini-batch sizes: final validation accuracy (%) and, with
-    the linear optimum, the final training loss above it; diverged runs say "div."; the
-    ``chosen`` cell (i, j) is framed."""
-    panels = [("final validation accuracy (%)", 100 * sweep.val_acc, None)]
-    if optimum is not None:
-        excess = np.maximum(sweep.train_loss - optimum.train_loss, 1e-12)
-        panels.append(("final training loss minus optimum", excess, "log"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 0.55 * len(sweep.lrs) + 1.6),
-                             squeeze=False)
-    for ax, (panel_title, values, scale) in zip(axes[0], panels):
-        masked = np.ma.masked_invalid(values)
-        cmap = plt.get_cmap("viridis" if scale is None else "viridis_r").with_extremes(bad="0.85")
-        norm = None
-        if scale == "log" and masked.count():
-            norm = LogNorm(vmin=masked.min(), vmax=max(masked.max(), masked.min() * 10))
-        image = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto")
-        fig.colorbar(image, ax=ax, shrink=0.9)
-        for (i, j), value in np.ndenumerate(values):
-            text = ("div." if sweep.diverged[i, j] else
-                    f"{value:.1f}" if scale is None else f"{value:.0e}")
-            colour = "black" if sweep.diverged[i, j] else _ink(image.to_rgba(value))
-            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
-        ax.set_xticks(range(len(sweep.batch_sizes)), [str(b) for b in sweep.batch_sizes])
-        ax.set_yticks(range(len(sweep.lrs)), [_short(lr) for lr in sweep.lrs])
-        ax.set_xlabel("mini-batch size")
-        ax.set_ylabel("learning rate")
-        ax.set_title(panel_title, fontsize=10)
-        if chosen is not None:
-            i, j = chosen
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def optimizer_comparison_figure(runs, optima, title=None):
-    """One panel per data set: the training loss above the linear optimum after every epoch,
-    one line per optimizer; ``runs = {dataset: {label: History}}``, ``optima = {dataset:
-    LinearOptimum}``."""
-    panels = [(name, {label: (history.epoch,
-                              np.asarray(history.train_loss) - optima[name].train_loss)
-                      for label, history in histories.items()})
-              for name, histories in runs.items()]
-    return convergence_figure(panels, "epoch", "training loss minus optimum", title=title)
 
 
 def band_figure(panels, xlabel, ylabel, *, x=None, title=None, logy=False, height=2.8):
