@@ -308,7 +308,7 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
     for ax, (panel_title, (xs, ys, grid)) in zip(axes[0], panels):
         ax.pcolormesh(xs, ys, grid, cmap=light, vmin=-0.5, vmax=k - 0.5, shading="auto",
                       rasterized=True)
-        ax.scatter(X[0, keep], X[1, keep], c=[colours[c] for c in labels], s=3,
+        ax.scatter(X[0, keep], X[1, keep], c=[colours[c] for c in labels], s=2,
                    linewidths=0.2, edgecolors="k", rasterized=True)
         ax.set_title(panel_title, fontsize=9)
         ax.set_xlabel("$x_1$")
