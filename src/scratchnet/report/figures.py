@@ -256,3 +256,49 @@ def gradient_test_curves_figure(panels, title=None):
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=min(len(labels), 6), fontsize=8, frameon=False)
     return fig
+
+
+def decision_grid(net, X, resolution=200, margin=0.05):
+    """The class ``net`` predicts on a ``resolution`` x ``resolution`` grid over the box of the
+    2-D points X (2 x m), widened by ``margin`` of its size on every side.
+
+    Returns ``(xs, ys, labels)``: the grid's coordinates (each of length ``resolution``) and the
+    predicted classes, ``labels[i, j]`` being the class at ``(xs[j], ys[i])``.
+    """
+    if X.shape[0] != 2:
+        raise ValueError(f"decision regions need 2-D points, got {X.shape[0]} features")
+    lo, hi = X.min(axis=1), X.max(axis=1)
+    pad = margin * (hi - lo)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    labels = net.predict(np.vstack([gx.ravel(), gy.ravel()]))
+    return xs, ys, np.asarray(labels).reshape(resolution, resolution)
+
+
+def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
+    """Decision regions side by side: one panel per ``(title, (xs, ys, labels))`` of
+    :func:`decision_grid`, the regions in light colours, with at most ``max_points`` of the
+    points X (2 x m) on top in the colour of their label (C, k x m one-hot)."""
+    from matplotlib.colors import ListedColormap
+
+    k = C.shape[0]
+    colours = [plt.get_cmap("tab10")(c % 10) for c in range(k)]
+    light = ListedColormap([tuple(0.55 + 0.45 * np.asarray(c[:3])) for c in colours])
+    m = X.shape[1]
+    keep = (np.arange(m) if m <= max_points else
+            np.sort(np.random.default_rng(seed).choice(m, size=max_points, replace=False)))
+    labels = np.argmax(C[:, keep], axis=0)
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, WIDTH / n + 0.4), squeeze=False)
+    for ax, (panel_title, (xs, ys, grid)) in zip(axes[0], panels):
+        ax.pcolormesh(xs, ys, grid, cmap=light, vmin=-0.5, vmax=k - 0.5, shading="auto",
+                      rasterized=True)
+        ax.scatter(X[0, keep], X[1, keep], c=[colours[c] for c in labels], s=2,
+                   linewidths=0.2, edgecolors="k", rasterized=True)
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_xlabel("$x_1$")
+        ax.set_aspect("equal", adjustable="box")
+    axes[0, 0].set_ylabel("$x_2$")
+    fig.tight_layout()
+    return fig
