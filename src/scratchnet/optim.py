@@ -154,3 +154,33 @@ def make_schedule(name, lr, epochs):
     if name == "cosine":
         return Cosine(lr, epochs, lr_min=lr / 100)
     raise ValueError(f"unknown schedule {name!r}; choose one of {SCHEDULES}")
+
+
+class Alternating:
+    """An optimizer wrapper that steps one group of parameters per mini-batch, in turn.
+
+    ``groups`` is a list of at least two lists of parameter names (keys of the dicts ``step``
+    receives: pass ``params=net.params`` to :func:`scratchnet.train.train`). Call ``k`` (from 0)
+    moves the group ``k mod len(groups)`` with ``optimizer`` and leaves every other parameter
+    where it is. ``lr`` is the wrapped optimizer's, so a schedule sets it as usual; its state
+    stays keyed per parameter, so a group resumes its moments where it left them.
+    """
+
+    def __init__(self, optimizer, groups):
+        groups = [list(group) for group in groups]
+        if len(groups) < 2 or not all(groups):
+            raise ValueError(f"alternating needs two or more non-empty groups, got {groups}")
+        self.optimizer, self.groups, self.calls = optimizer, groups, 0
+
+    @property
+    def lr(self):
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.optimizer.lr = value
+
+    def step(self, params, grads):
+        keys = self.groups[self.calls % len(self.groups)]
+        self.optimizer.step({key: params[key] for key in keys}, {key: grads[key] for key in keys})
+        self.calls += 1

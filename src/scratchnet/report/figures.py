@@ -301,4 +301,46 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
         ax.set_aspect("equal", adjustable="box")
     axes[0, 0].set_ylabel("$x_2$")
     fig.tight_layout()
+
+
+def curves_figure(panels, ylabel, *, zoom=None, title=None, height=2.8):
+    """Curves that each have their own abscissa (seconds, say), the mean over seeds as a line
+    and the range of the seeds as a band around it.
+
+    ``panels`` is a list of ``(panel_title, xlabel, {label: (x, Y)})``, ``x`` one value per point
+    and ``Y`` seeds x points (a single row draws a line without a band). With ``zoom`` (in the
+    units of ``Y``), a second row shows the same curves between the highest mean reached less
+    ``zoom`` and a little above it, where close curves part. One legend below the panels.
+    """
+    rows = 1 if zoom is None else 2
+    n = len(panels)
+    fig, axes = plt.subplots(rows, n, figsize=(WIDTH, height * rows), squeeze=False,
+                             sharex="col")
+    styles = ["-", "--", "-.", ":"]
+    top = -np.inf
+    for col, (panel_title, xlabel, curves) in enumerate(panels):
+        for i, (label, (x, Y)) in enumerate(curves.items()):
+            Y = np.atleast_2d(np.asarray(Y, dtype=float))
+            x, mean = np.asarray(x, dtype=float), Y.mean(axis=0)
+            top = max(top, mean.max())
+            for ax in axes[:, col]:
+                ax.plot(x, mean, color=f"C{i}", ls=styles[i % len(styles)], lw=1.2, label=label)
+                if Y.shape[0] > 1:
+                    ax.fill_between(x, Y.min(axis=0), Y.max(axis=0), color=f"C{i}", alpha=0.12,
+                                    lw=0)
+        axes[0, col].set_title(panel_title, fontsize=10)
+        axes[-1, col].set_xlabel(xlabel)
+    for ax in axes.flat:
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel(ylabel)
+    if zoom is not None:
+        for ax in axes[1]:
+            ax.set_ylim(top - zoom, top + 0.1 * zoom)
+        axes[1, 0].set_ylabel(f"zoom: the top {zoom:g}")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(len(labels), 4), fontsize=8, frameon=False)
     return fig
