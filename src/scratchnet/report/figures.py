@@ -301,9 +301,10 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
         ax.set_aspect("equal", adjustable="box")
     axes[0, 0].set_ylabel("$x_2$")
     fig.tight_layout()
+    return fig
 
 
-def curves_figure(panels, ylabel, *, zoom=None, title=None, height=2.8):
+def xy_band_figure(panels, ylabel, *, zoom=None, title=None, height=2.8):
     """Curves that each have their own abscissa (seconds, say), the mean over seeds as a line
     and the range of the seeds as a band around it.
 
