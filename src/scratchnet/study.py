@@ -186,3 +186,13 @@ def lbfgs(net, X, C, gtol=1e-10, maxiter=2000):
                                      options={"gtol": gtol, "ftol": 1e-15, "maxiter": maxiter})
     net.set_params(result.x)
     return result
+
+
+def layer_gradient_norms(net, X, C):
+    """The Frobenius norm of the gradient of every hidden layer's weights on the batch X, C,
+    input side first: ``||dF/dW||`` for a standard layer, ``sqrt(||dF/dW1||^2 + ||dF/dW2||^2)``
+    for a residual block (biases left out). One forward and backward pass; returns an array."""
+    net.forward_backward(X, C)
+    return np.array([math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
+                                   for key, g in layer.grads.items() if key.startswith("W")))
+                     for layer in net.layers])

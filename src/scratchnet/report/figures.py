@@ -345,3 +345,47 @@ def xy_band_figure(panels, ylabel, *, zoom=None, title=None, height=2.8):
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=min(len(labels), 4), fontsize=8, frameon=False)
     return fig
+
+
+def layer_norms_figure(panels, ylabel, *, ncols=None, title=None, height=2.6):
+    """A quantity per layer (a gradient norm, say) against the layer index 1, 2, ... on a log
+    scale: every seed as a faint line, their geometric mean as a line with points.
+
+    ``panels`` is a list of ``(panel_title, {label: N})`` with ``N`` an array of seeds x layers
+    (one row per seed); the panels fill a grid of ``ncols`` columns (default: one row), sharing
+    the y axis along a row. One legend below the panels when they share their labels.
+    """
+    n = len(panels)
+    ncols = n if ncols is None else ncols
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, height * nrows), squeeze=False,
+                             sharey="row")
+    shared = all(list(c) == list(panels[0][1]) for _, c in panels)
+    for ax, (panel_title, curves) in zip(axes.flat, panels):
+        for i, (label, N) in enumerate(curves.items()):
+            N = np.maximum(np.atleast_2d(np.asarray(N, dtype=float)), TINY)
+            layers = np.arange(1, N.shape[1] + 1)
+            for row in N:
+                ax.semilogy(layers, row, "-", color=f"C{i}", lw=0.6, alpha=0.3)
+            ax.semilogy(layers, np.exp(np.log(N).mean(axis=0)), "o-", color=f"C{i}", ms=3,
+                        lw=1.3, label=label)
+        ax.set_title(panel_title, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, which="both", alpha=0.3)
+        if not shared:
+            ax.legend(fontsize=7)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("layer (1 = next to the input)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    if shared:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(labels), 4), fontsize=8, frameon=False,
+                   title="faint: every seed; points: their geometric mean", title_fontsize=8)
+    return fig
