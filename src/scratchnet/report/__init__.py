@@ -134,10 +134,15 @@ def markdown_table(headers, rows, align=None, digits=4, fmt=None):
             v, (bool, np.bool_)) else "l" for v in first)
     if len(align) != len(headers) or set(align) - set("lrc"):
         raise ValueError(f"align needs one of l, r, c per column, got {align!r}")
-    rule = {"l": ":---", "r": "---:", "c": ":---:"}
+    cells = [[_cell(v, digits, fmt) for v in row] for row in rows]
+    # pandoc gives a wide table's columns the shares of the dashes under their headings: as many
+    # as the column's widest cell (or the longest word of its heading) has characters.
+    widths = [max([3] + [len(word) for word in head.split()] + [len(row[j]) for row in cells])
+              for j, head in enumerate(headers)]
+    rule = {"l": ":{}", "r": "{}:", "c": ":{}:"}
     lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join(rule[a] for a in align) + "|"]
-    lines += ["| " + " | ".join(_cell(v, digits, fmt) for v in row) + " |" for row in rows]
+             "|" + "|".join(rule[a].format("-" * w) for a, w in zip(align, widths)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
 
 
