@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 from scratchnet import make_network, train  # noqa: E402
 from scratchnet.optim import SGD, Adam, Alternating  # noqa: E402
-from scratchnet.report.figures import xy_band_figure  # noqa: E402
+from scratchnet.report.figures import band_figure  # noqa: E402
 
 
 def moved(before, after):
@@ -64,12 +64,12 @@ def test_alternating_in_the_training_loop_moves_the_head_then_the_hidden_layers(
     assert moved(before, net.params) == sorted(body)
 
 
-def test_xy_band_figure_draws_a_mean_and_a_band_per_curve_and_zooms():
+def test_band_figure_with_an_abscissa_per_curve_draws_a_mean_and_a_band_and_zooms():
     Y = np.array([[0.5, 0.8, 0.9], [0.6, 0.85, 0.95]])
     panels = [("against epochs", "epoch", {"p": ([1, 2, 3], Y), "q": ([1, 2, 3], Y[0])}),
               ("against seconds", "seconds", {"p": ([0.1, 0.2, 0.3], Y),
                                               "q": ([0.2, 0.4, 0.6], Y[0])})]
-    fig = xy_band_figure(panels, "accuracy", zoom=0.1)
+    fig = band_figure(panels, "epoch", "accuracy", zoom=0.1)
     axes = np.array(fig.axes).reshape(2, 2)
     for ax in axes.flat:
         assert len(ax.lines) == 2, "one line per curve"

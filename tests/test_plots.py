@@ -57,13 +57,16 @@ def test_gradient_test_figure_has_an_error_and_a_ratio_panel_per_target():
     assert len(axes[0, 0].patches) == 1 and len(axes[0, 2].patches) == 0
 
 
-def test_convergence_figure_shares_one_legend_when_the_panels_agree():
+def test_band_figure_on_a_log_scale_shares_one_legend_when_the_panels_agree():
     curves = {"a": np.array([1.0, 0.1, 0.0]), "b": (np.array([1, 2]), np.array([0.5, 0.2]))}
-    fig = plots.convergence_figure([("one", curves), ("two", curves)], "step", "error")
+    fig = plots.band_figure([("one", curves), ("two", curves)], "step", "error", start=0,
+                            logy=True)
     assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
     # A zero (exact convergence) is clipped to stay on the log scale.
     assert (fig.axes[0].lines[0].get_ydata() > 0).all()
-    fig = plots.convergence_figure([("one", curves), ("two", {"c": [1.0, 0.5]})], "step", "error")
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [0, 1, 2])
+    assert fig.axes[0].get_yscale() == "log"
+    fig = plots.band_figure([("one", curves), ("two", {"c": [1.0, 0.5]})], "step", "error")
     assert len(fig.legends) == 0 and all(ax.get_legend() is not None for ax in fig.axes)
 
 

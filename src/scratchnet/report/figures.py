@@ -68,34 +68,6 @@ def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=
     return fig
 
 
-def convergence_figure(panels, xlabel, ylabel, title=None, height=2.8):
-    """Error curves on a log scale, one panel per entry of ``panels``: a list of
-    ``(panel_title, {label: y or (x, y)})``; a bare ``y`` is plotted against 0, 1, 2, ...
-    When every panel has the same labels, one legend below the panels serves them all."""
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
-    shared = n > 1 and all(list(c) == list(panels[0][1]) for _, c in panels)
-    for ax, (panel_title, curves) in zip(axes[0], panels):
-        for label, curve in curves.items():
-            x, y = curve if isinstance(curve, tuple) else (np.arange(len(curve)), curve)
-            ax.semilogy(x, np.maximum(np.asarray(y, dtype=float), TINY), label=label, lw=1.2)
-        ax.set_title(panel_title, fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-        ax.grid(True, which="major", alpha=0.3)
-        if not shared:
-            ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel(ylabel)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if shared:
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
-    return fig
-
-
 def history_figure(history, optimum=None, title=None):
     """Training of one run, after every epoch.
 
@@ -164,32 +136,51 @@ def _tick(value):
     return value if isinstance(value, str) else _short(value)
 
 
-def band_figure(panels, xlabel, ylabel, *, x=None, title=None, logy=False, height=2.8):
+def band_figure(panels, xlabel, ylabel, *, start=1, logy=False, zoom=None, title=None,
+                height=2.8):
     """Curves over seeds: the mean as a line, the range of the seeds as a band around it.
 
-    ``panels`` is a list of ``(panel_title, {label: Y})`` with ``Y`` an array of seeds x points
-    (one row per seed; a single row draws a line without a band). ``x`` gives the abscissa
-    (default 1, 2, ...: epochs). One legend below the panels when they share their labels.
+    ``panels`` is a list of ``(panel_title, {label: curve})``, or of ``(panel_title,
+    panel_xlabel, {label: curve})`` where the panels' abscissae differ. A curve is ``Y``, an
+    array of seeds x points (one row, or a 1-D array, draws a line without a band) against
+    ``start``, ``start + 1``, ... (epochs by default), or ``(x, Y)`` with its own abscissa
+    (seconds, say). ``logy`` draws a log scale (round-off zeros at 1e-300); with ``zoom`` (in
+    the units of ``Y``) a second row shows the curves from the highest mean less ``zoom`` up,
+    where close curves part. One legend below the panels when they share their labels.
     """
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
-    shared = all(list(c) == list(panels[0][1]) for _, c in panels)
-    for ax, (panel_title, curves) in zip(axes[0], panels):
-        for i, (label, Y) in enumerate(curves.items()):
+    panels = [(p[0], xlabel, p[1]) if len(p) == 2 else p for p in panels]
+    rows, n = (1 if zoom is None else 2), len(panels)
+    fig, axes = plt.subplots(rows, n, figsize=(WIDTH, height * rows), squeeze=False,
+                             sharex="col")
+    shared = all(list(c) == list(panels[0][2]) for _, _, c in panels)
+    styles, top = ["-", "--", "-.", ":"], -np.inf
+    for col, (panel_title, panel_xlabel, curves) in enumerate(panels):
+        for i, (label, curve) in enumerate(curves.items()):
+            x, Y = curve if isinstance(curve, tuple) else (None, curve)
             Y = np.atleast_2d(np.asarray(Y, dtype=float))
-            xs = np.arange(1, Y.shape[1] + 1) if x is None else np.asarray(x)
-            ax.plot(xs, Y.mean(axis=0), color=f"C{i}", lw=1.3, label=label)
-            if Y.shape[0] > 1:
-                ax.fill_between(xs, Y.min(axis=0), Y.max(axis=0), color=f"C{i}", alpha=0.2,
-                                lw=0)
+            if logy:
+                Y = np.maximum(Y, TINY)
+            x = start + np.arange(Y.shape[1]) if x is None else np.asarray(x, dtype=float)
+            mean = Y.mean(axis=0)
+            top = max(top, mean.max())
+            for ax in axes[:, col]:
+                ax.plot(x, mean, color=f"C{i}", ls=styles[i % 4], lw=1.2, label=label)
+                if Y.shape[0] > 1:
+                    ax.fill_between(x, Y.min(axis=0), Y.max(axis=0), color=f"C{i}",
+                                    alpha=0.15, lw=0)
+        axes[0, col].set_title(panel_title, fontsize=10)
+        axes[-1, col].set_xlabel(panel_xlabel)
+        if not shared:
+            axes[0, col].legend(fontsize=7)
+    for ax in axes.flat:
+        ax.grid(True, alpha=0.3)
         if logy:
             ax.set_yscale("log")
-        ax.set_title(panel_title, fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.grid(True, alpha=0.3)
-        if not shared:
-            ax.legend(fontsize=7)
     axes[0, 0].set_ylabel(ylabel)
+    if zoom is not None:
+        for ax in axes[1]:
+            ax.set_ylim(top - zoom, top + 0.1 * zoom)
+        axes[1, 0].set_ylabel(f"zoom: the top {zoom:g}")
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -301,49 +292,6 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
         ax.set_aspect("equal", adjustable="box")
     axes[0, 0].set_ylabel("$x_2$")
     fig.tight_layout()
-    return fig
-
-
-def xy_band_figure(panels, ylabel, *, zoom=None, title=None, height=2.8):
-    """Curves that each have their own abscissa (seconds, say), the mean over seeds as a line
-    and the range of the seeds as a band around it.
-
-    ``panels`` is a list of ``(panel_title, xlabel, {label: (x, Y)})``, ``x`` one value per point
-    and ``Y`` seeds x points (a single row draws a line without a band). With ``zoom`` (in the
-    units of ``Y``), a second row shows the same curves between the highest mean reached less
-    ``zoom`` and a little above it, where close curves part. One legend below the panels.
-    """
-    rows = 1 if zoom is None else 2
-    n = len(panels)
-    fig, axes = plt.subplots(rows, n, figsize=(WIDTH, height * rows), squeeze=False,
-                             sharex="col")
-    styles = ["-", "--", "-.", ":"]
-    top = -np.inf
-    for col, (panel_title, xlabel, curves) in enumerate(panels):
-        for i, (label, (x, Y)) in enumerate(curves.items()):
-            Y = np.atleast_2d(np.asarray(Y, dtype=float))
-            x, mean = np.asarray(x, dtype=float), Y.mean(axis=0)
-            top = max(top, mean.max())
-            for ax in axes[:, col]:
-                ax.plot(x, mean, color=f"C{i}", ls=styles[i % len(styles)], lw=1.2, label=label)
-                if Y.shape[0] > 1:
-                    ax.fill_between(x, Y.min(axis=0), Y.max(axis=0), color=f"C{i}", alpha=0.12,
-                                    lw=0)
-        axes[0, col].set_title(panel_title, fontsize=10)
-        axes[-1, col].set_xlabel(xlabel)
-    for ax in axes.flat:
-        ax.grid(True, alpha=0.3)
-    axes[0, 0].set_ylabel(ylabel)
-    if zoom is not None:
-        for ax in axes[1]:
-            ax.set_ylim(top - zoom, top + 0.1 * zoom)
-        axes[1, 0].set_ylabel(f"zoom: the top {zoom:g}")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-               ncol=min(len(labels), 4), fontsize=8, frameon=False)
     return fig
 
 
