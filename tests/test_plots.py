@@ -65,6 +65,8 @@ def test_band_figure_on_a_log_scale_shares_one_legend_when_the_panels_agree():
     # A zero (exact convergence) is clipped to stay on the log scale.
     assert (fig.axes[0].lines[0].get_ydata() > 0).all()
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [0, 1, 2])
+    shared_x = plots.band_figure([("one", {"a": [1.0, 2.0]})], "epoch", "acc", x=[5, 6])
+    np.testing.assert_array_equal(shared_x.axes[0].lines[0].get_xdata(), [5, 6])
     assert fig.axes[0].get_yscale() == "log"
     fig = plots.band_figure([("one", curves), ("two", {"c": [1.0, 0.5]})], "step", "error")
     assert len(fig.legends) == 0 and all(ax.get_legend() is not None for ax in fig.axes)

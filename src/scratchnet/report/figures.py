@@ -136,15 +136,15 @@ def _tick(value):
     return value if isinstance(value, str) else _short(value)
 
 
-def band_figure(panels, xlabel, ylabel, *, start=1, logy=False, zoom=None, title=None,
+def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=None, title=None,
                 height=2.8):
     """Curves over seeds: the mean as a line, the range of the seeds as a band around it.
 
     ``panels`` is a list of ``(panel_title, {label: curve})``, or of ``(panel_title,
     panel_xlabel, {label: curve})`` where the panels' abscissae differ. A curve is ``Y``, an
     array of seeds x points (one row, or a 1-D array, draws a line without a band) against
-    ``start``, ``start + 1``, ... (epochs by default), or ``(x, Y)`` with its own abscissa
-    (seconds, say). ``logy`` draws a log scale (round-off zeros at 1e-300); with ``zoom`` (in
+    ``x`` (default ``start``, ``start + 1``, ...: epochs), or ``(x, Y)`` with an abscissa of its
+    own (seconds, say). ``logy`` draws a log scale (round-off zeros at 1e-300); with ``zoom`` (in
     the units of ``Y``) a second row shows the curves from the highest mean less ``zoom`` up,
     where close curves part. One legend below the panels when they share their labels.
     """
@@ -156,17 +156,17 @@ def band_figure(panels, xlabel, ylabel, *, start=1, logy=False, zoom=None, title
     styles, top = ["-", "--", "-.", ":"], -np.inf
     for col, (panel_title, panel_xlabel, curves) in enumerate(panels):
         for i, (label, curve) in enumerate(curves.items()):
-            x, Y = curve if isinstance(curve, tuple) else (None, curve)
+            xs, Y = curve if isinstance(curve, tuple) else (x, curve)
             Y = np.atleast_2d(np.asarray(Y, dtype=float))
             if logy:
                 Y = np.maximum(Y, TINY)
-            x = start + np.arange(Y.shape[1]) if x is None else np.asarray(x, dtype=float)
+            xs = start + np.arange(Y.shape[1]) if xs is None else np.asarray(xs, dtype=float)
             mean = Y.mean(axis=0)
             top = max(top, mean.max())
             for ax in axes[:, col]:
-                ax.plot(x, mean, color=f"C{i}", ls=styles[i % 4], lw=1.2, label=label)
+                ax.plot(xs, mean, color=f"C{i}", ls=styles[i % 4], lw=1.2, label=label)
                 if Y.shape[0] > 1:
-                    ax.fill_between(x, Y.min(axis=0), Y.max(axis=0), color=f"C{i}",
+                    ax.fill_between(xs, Y.min(axis=0), Y.max(axis=0), color=f"C{i}",
                                     alpha=0.15, lw=0)
         axes[0, col].set_title(panel_title, fontsize=10)
         axes[-1, col].set_xlabel(panel_xlabel)
