@@ -1,6 +1,7 @@
 """The report pipeline's pieces, without TeX: merging, cleaning, the template, a failing run."""
 import re
 import shutil
+import subprocess
 
 import nbformat
 import pytest
@@ -253,3 +254,13 @@ def test_the_appendix_lists_the_core_only():
             if path.stem in pipeline.CORE}
     assert core == set(pipeline.CORE), "every core module exists"
     assert not {"pipeline", "cli", "bench", "sweep"} & set(pipeline.CORE)
+
+
+def test_git_repository_names_the_remote_else_the_checkout(tmp_path):
+    from scratchnet.report.stamp import git_repository
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert git_repository(tmp_path) == str(tmp_path)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin",
+                    "https://example.org/scratchnet.git"], check=True)
+    assert git_repository(tmp_path) == "https://example.org/scratchnet.git"

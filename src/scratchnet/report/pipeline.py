@@ -363,8 +363,8 @@ def source_appendix(paths, *, title="Appendix: the package source"):
 
     intro = ("The core of the `scratchnet` package, the maths and the training loop, as it was "
              "when this report was built. The rest (the data sets, this report's pipeline and "
-             "figures, the command line, the bench and the sweep runner) is in the repository, "
-             "at the commit the title page gives.")
+             "figures, the command line, the bench and the sweep runner) is in the repository "
+             "whose address and commit the title page gives.")
     cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}")]
     for path in paths:
         path = Path(path)
@@ -629,7 +629,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     xelatex fails. Returns a dict of what was rendered (sections, figures, pages when pdfinfo
     is present).
     """
-    from .stamp import stamp, stamp_lines
+    from .stamp import git_repository, stamp, stamp_lines
 
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
@@ -653,7 +653,8 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     threads = check_stamps(current, recorded_stamps(executed))
     built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     merged = merge(notebooks, title=title, authors=authors, names=[_rel(p) for p in executed],
-                   extra={"commit": current["commit"], "built": built, "stamp": current,
+                   extra={"commit": current["commit"], "repository": git_repository(),
+                          "built": built, "stamp": current,
                           "stamp_lines": [list(line) for line in
                                           stamp_lines(current, threads=threads or None)]})
     if appendix:

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..files import REPO
 
 
-
 def git_commit(repo=REPO):
     """``git describe --always --dirty`` of ``repo``, or None outside a git checkout."""
     try:
@@ -24,6 +23,16 @@ def git_commit(repo=REPO):
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def git_repository(repo=REPO):
+    """Where the source lives: the ``origin`` remote's address, else the checkout's folder."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or str(repo)
 
 
 def cpu_model():
