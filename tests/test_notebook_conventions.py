@@ -48,3 +48,31 @@ def test_notebook_follows_the_report_conventions(stem):
         else:
             assert not any("\u0370" <= ch <= "\u03ff" for ch in source), (
                 f"{stem}: raw Greek in markdown cell {number} (it vanishes in the PDF)")
+
+
+def _calls(node, name):
+    """Whether ``node`` calls ``name``, or hands it to a call (``timed(train, ...)``)."""
+    return any(isinstance(n, ast.Call) and any(
+        isinstance(f, ast.Name) and f.id == name for f in [n.func, *n.args])
+        for n in ast.walk(node))
+
+
+# The sections whose experiment is training: each shows the loop that calls train.
+TRAINING = ["13_softmax_sgd", "24_network_training", "25_regularization", "26_optimizers",
+            "27_resnet_vs_standard"]
+
+
+@pytest.mark.parametrize("stem", TRAINING)
+def test_the_training_loop_is_in_view(stem):
+    cells, sources, _ = report_notebook(stem)
+    loops = [loop for cell, source in zip(cells, sources) if cell["cell_type"] == "code"
+             for loop in ast.walk(ast.parse(source)) if isinstance(loop, (ast.For, ast.While))]
+    assert any(_calls(loop, "train") for loop in loops), (
+        f"{stem}: no code cell has a loop that calls train")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_results_record_the_claims(stem):
+    cells, sources, _ = report_notebook(stem)
+    assert "claims=claims.records()" in sources[-1].replace(" ", ""), (
+        f"{stem}: the last cell must record the claims in the results JSON")
