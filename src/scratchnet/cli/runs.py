@@ -18,6 +18,7 @@ from ..files import write_atomic
 from ..report.stamp import stamp
 from ..network import make_network
 from ..optim import make_optimizer, make_schedule
+from ..study import seeded
 from ..train import train
 
 # A good configuration for every course data set, not a toy (see the README).
@@ -102,7 +103,7 @@ def checked_schedule(config):
 def build_network(config, data):
     """The network of a configuration and the Generator its training draws from.
 
-    One seed feeds both through independent streams (SeedSequence.spawn), so the
+    One seed feeds both through independent streams (:func:`scratchnet.study.seeded`), so the
     initial weights do not depend on how many random numbers the training draws.
     """
     widths = config["widths"]
@@ -110,11 +111,11 @@ def build_network(config, data):
         raise ValueError("widths is for the standard architecture; a resnet has one width")
     width = list(widths) if widths is not None else config["width"]
     depth = len(widths) if widths is not None else config["depth"]
-    seed_net, seed_train = np.random.SeedSequence(config["seed"]).spawn(2)
+    init_rng, train_rng = seeded(config["seed"])
     net = make_network(config["arch"], data.n_features, data.n_classes, depth, width,
-                       config["activation"], seed=np.random.default_rng(seed_net),
+                       config["activation"], seed=init_rng,
                        weight_decay=config["weight_decay"], dtype=config["dtype"])
-    return net, np.random.default_rng(seed_train)
+    return net, train_rng
 
 
 def train_network(config, data, callback=None):
