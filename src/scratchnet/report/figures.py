@@ -21,6 +21,19 @@ def _label(target):
     return TARGET_LABELS.get(target, target)
 
 
+def _finish(fig, suptitle=None, legend=None, ncol=4, **options):
+    """The figure's title, its layout, and ``legend`` (handles, labels) below the panels;
+    ``options`` go to the legend."""
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    if legend is not None:
+        handles, labels = legend
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(labels), ncol), fontsize=8, frameon=False, **options)
+    return fig
+
+
 def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=_label):
     """Gradient (or Jacobian) tests on one data set: one column per target.
 
@@ -59,13 +72,7 @@ def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=
                 ax.axvspan(max(clean, 1) - 0.5, k[-1] + 0.5, color="0.9", zorder=0)
     axes[0, 0].set_ylabel("error")
     axes[1, 0].set_ylabel("ratio of successive rows")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-               fontsize=8, frameon=False)
-    return fig
+    return _finish(fig, title, axes[0, 0].get_legend_handles_labels(), ncol=3)
 
 
 def history_figure(history, optimum=None, title=None):
@@ -181,14 +188,7 @@ def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=Non
         for ax in axes[1]:
             ax.set_ylim(top - zoom, top + 0.1 * zoom)
         axes[1, 0].set_ylabel(f"zoom: the top {zoom:g}")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    if shared:
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
-    return fig
+    return _finish(fig, title, axes[0, 0].get_legend_handles_labels() if shared else None)
 
 
 def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=None,
@@ -241,12 +241,7 @@ def gradient_test_curves_figure(panels, title=None):
                 plt.Line2D([], [], color="black", ls="-", lw=1.1),
                 plt.Line2D([], [], color="grey", ls=":", lw=1)]
     labels += ["first order (dashed)", "second order (solid)", "round-off level"]
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-               ncol=min(len(labels), 6), fontsize=8, frameon=False)
-    return fig
+    return _finish(fig, title, (handles, labels), ncol=6)
 
 
 def decision_grid(net, X, resolution=200, margin=0.05):
@@ -328,12 +323,5 @@ def layer_norms_figure(panels, ylabel, *, ncols=None, title=None, height=2.6):
         ax.set_xlabel("layer (1 = next to the input)")
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    if shared:
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=min(len(labels), 4), fontsize=8, frameon=False,
+    return _finish(fig, title, axes[0, 0].get_legend_handles_labels() if shared else None,
                    title="faint: every seed; points: their geometric mean", title_fontsize=8)
-    return fig
