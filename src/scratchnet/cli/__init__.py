@@ -174,7 +174,7 @@ def build_parser():
 
 
 def _config(args):
-    """The run configuration (see scratchnet.runs.DEFAULTS) of parsed arguments."""
+    """The run configuration (see scratchnet.cli.runs.DEFAULTS) of parsed arguments."""
     return {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)}
 
 

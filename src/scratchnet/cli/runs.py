@@ -4,7 +4,7 @@ A configuration holds the keys of :data:`DEFAULTS`; the result is a JSON-ready d
 ``config``, ``data`` (name, source, sha256, ...), ``history`` (a record per epoch:
 ``epoch, lr, train_loss, train_acc, val_loss, val_acc``), ``eval_size``, ``final``
 (``train_acc, val_acc, train_loss, val_loss``), ``n_params``, ``seconds`` and ``stamp`` (what it
-ran on, :func:`scratchnet.stamp.stamp`).
+ran on, :func:`scratchnet.report.stamp.stamp`).
 """
 import json
 import math

@@ -15,7 +15,7 @@ Every point is executed into ``build/sweeps/<name>/<point>.ipynb`` and its noteb
 runner writes ``<point>.done.json`` with the point's parameters: a point whose marker matches
 is done and is skipped, so an interrupted sweep continues where it stopped. A failing point is
 recorded in ``<point>.error.txt`` and does not stop the others; so is a cell that runs over the
-time limit (``$SCRATCHNET_CELL_TIMEOUT`` seconds, see :func:`scratchnet.pipeline.cell_timeout`).
+time limit (``$SCRATCHNET_CELL_TIMEOUT`` seconds, see :func:`scratchnet.report.pipeline.cell_timeout`).
 
 Points run in a local process pool, or on a Dask distributed scheduler (dask's
 concurrent.futures executor) with ``scheduler=ADDRESS``. :func:`aggregate` writes one CSV,
@@ -162,7 +162,7 @@ def is_done(out_dir, pid, params):
 
 def run_point(notebook, out_dir, pid, params, cwd, timeout=None):
     """Execute one point with papermill, each cell limited to ``timeout`` seconds (default
-    :func:`scratchnet.pipeline.cell_timeout`); return (pid, error or None, seconds). Never
+    :func:`scratchnet.report.pipeline.cell_timeout`); return (pid, error or None, seconds). Never
     raises."""
     from ..report.pipeline import cell_timeout, describe_failure, execute, read_notebook
 

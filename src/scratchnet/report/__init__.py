@@ -59,7 +59,7 @@ def record(path, **numbers):
     """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all.
 
     The file is strict JSON: NaN and infinity are written as null. It also gets ``stamp``, what
-    the numbers were computed on (:func:`scratchnet.stamp.stamp`).
+    the numbers were computed on (:func:`scratchnet.report.stamp.stamp`).
     """
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {}

@@ -1,8 +1,8 @@
 """The report's pipeline: execute each notebook with papermill, merge them, render one PDF.
 
-``python -m scratchnet.pipeline run SRC OUT [--quick]`` executes one source notebook into its
+``python -m scratchnet.report.pipeline run SRC OUT [--quick]`` executes one source notebook into its
 build copy (the Makefile has one rule per notebook, so ``make -j2`` runs them side by side);
-``python -m scratchnet.pipeline render OUT.pdf EXECUTED... [--html OUT.html]`` merges the
+``python -m scratchnet.report.pipeline render OUT.pdf EXECUTED... [--html OUT.html]`` merges the
 executed notebooks, in the order given, into one notebook and renders it through nbconvert's
 LaTeX route and xelatex, and through nbconvert's HTML exporter into one page that needs nothing
 from outside (images embedded, KaTeX inlined).
@@ -712,8 +712,9 @@ def _page_count(pdf):
 
 
 def main(argv=None):
-    """``python -m scratchnet.pipeline run|render ...``; exit 1 with one ``error:`` line."""
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.pipeline", description=__doc__,
+    """``python -m scratchnet.report.pipeline run|render ...``; exit 1 with one ``error:`` line."""
+    parser = argparse.ArgumentParser(prog="python -m scratchnet.report.pipeline",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="execute one notebook with papermill")

@@ -182,7 +182,7 @@ def stamp_lines(record, threads=None):
 
 
 def main(argv=None):
-    """``python -m scratchnet.stamp``: print the stamp of this environment."""
+    """``python -m scratchnet.report.stamp``: print the stamp of this environment."""
     for label, text in stamp_lines(stamp()):
         print(f"{label + ':':<27} {text}")
     return 0
