@@ -13,11 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import write_atomic
-from ..study import MARGIN  # noqa: F401 (the claims' margin, re-exported)
-from .params import check_parameters  # noqa: F401 (the notebooks' parameter check)
+from ..files import REPO, write_atomic
 from .stamp import stamp
-from ..files import REPO
 
 
 def figures_dir():
