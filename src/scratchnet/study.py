@@ -183,7 +183,7 @@ def lbfgs(net, X, C, gtol=1e-10, maxiter=2000):
         return net.loss_and_grad(X, C)
 
     result = scipy.optimize.minimize(fun, net.get_params(), jac=True, method="L-BFGS-B",
-                                     options={"gtol": gtol, "ftol": 1e-15, "maxiter": maxiter})
+                                     options={"gtol": gtol, "ftol": 0.0, "maxiter": maxiter})
     net.set_params(result.x)
     return result
 
