@@ -11,13 +11,9 @@ import numpy as np
 
 
 def _float64_tanh_is_vectorised():
-    """Whether NumPy's own float64 tanh has a SIMD loop on this CPU.
-
-    Measured on NumPy 2.4: float32 tanh is vectorised from AVX2 on (about 3 ns per element
-    on an AMD EPYC); float64 tanh only with AVX-512. On AVX2 alone the float64 loop is
-    scalar, 14-18 ns per element, more than twice exp's 5-9 ns.
-    ``SCRATCHNET_TANH=numpy`` or ``=exp`` overrides the choice (for measurements).
-    """
+    """Whether NumPy's own float64 tanh has a SIMD loop on this CPU (``SCRATCHNET_TANH=numpy``
+    or ``=exp`` overrides the answer, for measurements). In NumPy 2.4 it has one with AVX-512
+    only: on AVX2 alone the loop is scalar, 14-18 ns per element, over twice exp's 5-9 ns."""
     choice = os.environ.get("SCRATCHNET_TANH", "").lower()
     if choice in ("numpy", "exp"):
         return choice == "numpy"

@@ -108,27 +108,25 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
           transform=None):
     """Train ``net`` by mini-batch steps of ``optimizer``; returns a :class:`History`.
 
-    Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set. Every epoch
-    visits a fresh permutation of the training set drawn from ``rng`` (a numpy Generator).
-    ``schedule(epoch) -> lr`` sets the optimizer's rate at the start of every epoch (default:
-    the optimizer's own, constant). ``eval_size`` measures the per-epoch figures on a random
-    subsample of each set (drawn once) instead of the whole set. ``callback(epoch, history)``
-    runs after every epoch; with ``evaluate=False`` the loop measures nothing itself (the history
-    keeps only epochs and rates), for a callback that measures its own way. ``params`` restricts
-    the steps to a dict of the network's named parameter views (default: every parameter, as one
-    flat vector). ``transform(X, rng) -> X`` replaces every mini-batch's input before its step
-    (input noise, say: ``lambda X, rng: X + s * rng.standard_normal(X.shape)``), drawing from
-    the training Generator; the evaluation sees the data as they are.
+    Xt, Ct (n x m, k x m) are the training set, Xv, Cv the validation set, checked and cast to
+    the network's dtype once. Every epoch visits a fresh permutation of the training set drawn
+    from ``rng`` (a numpy Generator). Options:
 
-    Raises TrainingDiverged, naming the epoch and learning rate, when the objective of a
-    batch is not finite, or exceeds ``divergence`` times the larger of the first batch's and
-    the chance level's (log k): a run whose steps overshoot that far records no result.
-    ``divergence=None`` lets such a run go on. The data are cast to the network's dtype
-    once; the optimizer's state follows the dtype of the parameters it steps.
+    - ``schedule(epoch) -> lr`` sets the rate at the start of every epoch (default: constant);
+    - ``eval_size`` measures the per-epoch figures on a random subsample of each set (drawn
+      once); ``evaluate=False`` measures nothing (the history keeps epochs and rates), for a
+      ``callback(epoch, history)``, which runs after every epoch, that measures its own way;
+    - ``params``, a dict of the network's named parameter views, restricts the steps to them
+      (default: every parameter, as one flat vector);
+    - ``transform(X, rng) -> X`` replaces every mini-batch's input before its step (input
+      noise: ``lambda X, rng: X + s * rng.standard_normal(X.shape)``); evaluation sees the data.
+
+    Raises TrainingDiverged, naming the epoch and learning rate, when a batch's objective is
+    not finite or exceeds ``divergence`` times the larger of the first batch's and the chance
+    level's (log k); ``divergence=None`` checks finiteness only.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    # Checked and cast to the network's dtype once, so the steps do neither.
     Xt, Ct = net._batch(Xt, Ct)
     Xv, Cv = net._batch(Xv, Cv)
     schedule = schedule or Constant(optimizer.lr)
@@ -142,19 +140,17 @@ def train(net, Xt, Ct, Xv, Cv, optimizer, *, epochs, batch_size, rng, schedule=N
         optimizer.lr = schedule(epoch)
         train_epoch(net, Xt, Ct, optimizer, batch_size, rng, params, grads, guard, epoch,
                     transform)
-        if not evaluate:
+        if evaluate:
+            train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
+            val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                raise TrainingDiverged(
+                    f"evaluation loss became non-finite after epoch {epoch + 1} with learning "
+                    f"rate {optimizer.lr:g}: lower the learning rate")
+            history.add(epoch + 1, optimizer.lr, train_loss, train_acc, val_loss, val_acc)
+        else:
             history.epoch.append(epoch + 1)
             history.lr.append(optimizer.lr)
-            if callback is not None:
-                callback(epoch + 1, history)
-            continue
-        train_loss, train_acc = net.evaluate(Xt_eval, Ct_eval)
-        val_loss, val_acc = net.evaluate(Xv_eval, Cv_eval)
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            raise TrainingDiverged(
-                f"evaluation loss became non-finite after epoch {epoch + 1} with learning rate "
-                f"{optimizer.lr:g}: lower the learning rate")
-        history.add(epoch + 1, optimizer.lr, train_loss, train_acc, val_loss, val_acc)
         if callback is not None:
             callback(epoch + 1, history)
     return history

@@ -95,23 +95,16 @@ class TestResult:
             "median_ratio_second": float(np.median(ratio_second)) if ratio_second.size else np.nan,
         }
 
-    def table(self):
-        """Rows as dicts: k, eps, first, second and the ratios to the previous row."""
-        rows = []
-        for k, (e, f1, f2) in enumerate(zip(self.eps, self.first, self.second)):
-            rows.append({"k": k, "eps": e, "first": f1, "second": f2,
-                         "ratio_first": self.ratio_first[k - 1] if k else np.nan,
-                         "ratio_second": self.ratio_second[k - 1] if k else np.nan})
-        return rows
-
     def format(self):
-        """The table as aligned text."""
+        """The rows as aligned text: k, eps, both errors and each one's ratio to the row before."""
+        ratios_first = np.concatenate([[np.nan], self.ratio_first])
+        ratios_second = np.concatenate([[np.nan], self.ratio_second])
         lines = [f"{'k':>3} {'eps':>10} {'|f(x+ed)-f(x)|':>16} {'ratio':>7} "
                  f"{'|f(x+ed)-f(x)-e d^T g|':>24} {'ratio':>7}"]
-        for row in self.table():
-            lines.append(f"{row['k']:>3} {row['eps']:>10.3e} {row['first']:>16.6e} "
-                         f"{row['ratio_first']:>7.3f} {row['second']:>24.6e} "
-                         f"{row['ratio_second']:>7.3f}")
+        for k, row in enumerate(zip(self.eps, self.first, ratios_first, self.second,
+                                    ratios_second)):
+            e, f1, r1, f2, r2 = row
+            lines.append(f"{k:>3} {e:>10.3e} {f1:>16.6e} {r1:>7.3f} {f2:>24.6e} {r2:>7.3f}")
         return "\n".join(lines)
 
 
