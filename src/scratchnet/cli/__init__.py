@@ -1,5 +1,6 @@
 """The command line: ``python -m scratchnet train|gradcheck|data`` (also installed as ``scratchnet``)."""
 import argparse
+import importlib
 import math
 import os
 import sys
@@ -238,18 +239,22 @@ def _writable(path):
     return None
 
 
-def load_bench():
-    """The bench module, from the checkout's ``benchmarks/`` (it is not a part of the library)."""
-    folder = REPO / "benchmarks"
-    if not (folder / "bench.py").is_file():
-        raise ConfigError(f"the bench lives in a source checkout's benchmarks/ folder, and "
-                          f"{folder} has no bench.py: run scratchnet bench from a clone")
-    if str(folder) not in sys.path:
-        # on sys.path, not loaded from a file: the peers' spawned processes import it by name
-        sys.path.insert(0, str(folder))
-    import bench
+# The commands whose code lives in the checkout beside the package, not in the library:
+# command -> (folder, module).
+TOOLS = {"bench": ("benchmarks", "bench"), "sweep": ("sweeps", "runner")}
 
-    return bench
+
+def load_tool(command):
+    """The module of ``command`` (the bench, the sweep runner), from the checkout's folder."""
+    folder, name = TOOLS[command]
+    path = REPO / folder
+    if not (path / f"{name}.py").is_file():
+        raise ConfigError(f"the {command} lives in a source checkout's {folder}/ folder, and "
+                          f"{path} has no {name}.py: run scratchnet {command} from a clone")
+    if str(path) not in sys.path:
+        # on sys.path, not loaded from a file: spawned processes import it by name
+        sys.path.insert(0, str(path))
+    return importlib.import_module(name)
 
 
 def main(argv=None):
@@ -265,15 +270,8 @@ def main(argv=None):
             return run_train(args)
         if args.command == "gradcheck":
             return run_gradcheck(args)
-        if args.command == "sweep":
-            from .sweep import SweepError, main as sweep_main
-            try:
-                return sweep_main(args)
-            except SweepError as error:
-                print(f"scratchnet: error: {error}", file=sys.stderr)
-                return 2
-        if args.command == "bench":
-            return load_bench().main(args)
+        if args.command in TOOLS:
+            return load_tool(args.command).main(args)
         return data_main([])
     except (DataError, ConfigError) as error:
         print(f"scratchnet: error: {error}", file=sys.stderr)

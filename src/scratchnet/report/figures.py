@@ -143,6 +143,19 @@ def _tick(value):
     return value if isinstance(value, str) else _short(value)
 
 
+def run_figure(result):
+    """Train and validation accuracy per epoch of one run (a result dict of
+    :func:`scratchnet.cli.runs.run_training`)."""
+    epochs = [row["epoch"] for row in result["history"]]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(epochs, [row["train_acc"] for row in result["history"]], label="train")
+    ax.plot(epochs, [row["val_acc"] for row in result["history"]], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.legend()
+    return fig
+
+
 def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=None, title=None,
                 height=2.8):
     """Curves over seeds: the mean as a line, the range of the seeds as a band around it.
