@@ -210,13 +210,9 @@ def _writable(path):
     return None
 
 
-# The commands whose code lives in the checkout, not in the library: command -> (folder, module).
-TOOLS = {"bench": ("benchmarks", "bench"), "sweep": ("sweeps", "runner")}
-
-
 def load_tool(command):
-    """The module of ``command`` (the bench, the sweep runner), from the checkout's folder."""
-    folder, name = TOOLS[command]
+    """The module of a command whose code lives in the checkout, not in the library."""
+    folder, name = {"bench": ("benchmarks", "bench"), "sweep": ("sweeps", "runner")}[command]
     path = REPO / folder
     if not (path / f"{name}.py").is_file():
         raise ConfigError(f"the {command} lives in a source checkout's {folder}/ folder, and "
