@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from scratchnet.cli import load_bench, main
+from scratchnet.cli import load_tool, main
 
-bench = load_bench()
+bench = load_tool("bench")
 
 # A small resnet holds every kind of layer (a standard layer lifts 2 to 8, then residual blocks,
 # then the head), so one network checks a peer's copy of each; small, so the tests take seconds.

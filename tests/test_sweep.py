@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from scratchnet.cli import main
-from scratchnet.cli.sweep import REPO, SweepError, aggregate, load_sweep, run_sweep
+from scratchnet.cli import load_tool, main
 
 from helpers import one_hot
+
+runner = load_tool("sweep")  # sweeps/runner.py: not a part of the library, as the bench
 
 NOTEBOOK = "notebooks/sweeps/train.ipynb"
 
@@ -53,8 +54,8 @@ seeds: {seeds}
 ])
 def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, text, message):
     path = write_sweep(tmp_path, text)
-    with pytest.raises(SweepError, match=message):
-        load_sweep(path, out_root=tmp_path / "out")
+    with pytest.raises(runner.SweepError, match=message):
+        runner.load_sweep(path, out_root=tmp_path / "out")
     assert main(["sweep", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "s.yaml" in err
@@ -62,21 +63,21 @@ def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, text
 
 
 def test_shipped_sweep_files_are_valid():
-    for path in sorted((REPO / "sweeps").glob("*.yaml")):
-        sweep = load_sweep(path)
+    for path in sorted((runner.REPO / "sweeps").glob("*.yaml")):
+        sweep = runner.load_sweep(path)
         assert len(sweep.points()) >= 4, path.name
 
 
 def test_sweep_runs_resumes_and_aggregates(tmp_path, tiny_mat):
-    sweep = load_sweep(small_sweep(tmp_path, tiny_mat), out_root=tmp_path / "out")
-    outcome = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    sweep = runner.load_sweep(small_sweep(tmp_path, tiny_mat), out_root=tmp_path / "out")
+    outcome = runner.run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
     assert sorted(outcome.ran) == sorted(pid for pid, _ in sweep.points()) and not outcome.failed
     # an interrupted point (no marker) is the only one run again
     victim = sweep.points()[1][0]
     (sweep.out_dir / f"{victim}.done.json").unlink()
-    again = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    again = runner.run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
     assert again.ran == [victim] and len(again.skipped) == 3
-    rows = aggregate(sweep)
+    rows = runner.aggregate(sweep)
     assert [row["lr"] for row in rows] == [0.01, 0.1] and all(r["seeds"] == 2 for r in rows)
     assert all(0 <= r["val_acc_mean"] <= 1 and r["val_acc_std"] >= 0 for r in rows)
     csv = (sweep.out_dir / "summary.csv").read_text().splitlines()
@@ -87,24 +88,24 @@ def test_sweep_runs_resumes_and_aggregates(tmp_path, tiny_mat):
 
 def test_a_failing_point_is_recorded_and_does_not_stop_the_others(tmp_path, tiny_mat, capsys):
     path = small_sweep(tmp_path, tiny_mat, lrs="[0.1, 1.0e+6]", seeds="[0]")
-    sweep = load_sweep(path, out_root=tmp_path / "out")
-    outcome = run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
+    sweep = runner.load_sweep(path, out_root=tmp_path / "out")
+    outcome = runner.run_sweep(sweep, workers=2, progress=False, log=lambda _: None)
     (failed, error), = outcome.failed.items()
     assert failed.startswith("lr=1000000.0") and "TrainingDiverged" in error
     assert "diverged" in (sweep.out_dir / f"{failed}.error.txt").read_text()
-    assert len(outcome.ran) == 2 and len(aggregate(sweep)) == 1
+    assert len(outcome.ran) == 2 and len(runner.aggregate(sweep)) == 1
 
 
 def test_dask_local_cluster_gives_the_same_results(tmp_path, tiny_mat):
     distributed = pytest.importorskip("distributed")
     path = small_sweep(tmp_path, tiny_mat, lrs="[0.1]")
-    local = load_sweep(path, out_root=tmp_path / "local")
-    remote = load_sweep(path, out_root=tmp_path / "dask")
-    run_sweep(local, workers=2, progress=False, log=lambda _: None)
+    local = runner.load_sweep(path, out_root=tmp_path / "local")
+    remote = runner.load_sweep(path, out_root=tmp_path / "dask")
+    runner.run_sweep(local, workers=2, progress=False, log=lambda _: None)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
-        outcome = run_sweep(remote, scheduler=cluster.scheduler_address, progress=False,
-                            log=lambda _: None)
+        outcome = runner.run_sweep(remote, scheduler=cluster.scheduler_address,
+                                   progress=False, log=lambda _: None)
     assert len(outcome.ran) == 2 and not outcome.failed
     for pid, _ in local.points():
         a = json.loads((local.out_dir / f"{pid}.json").read_text())["history"]
@@ -113,10 +114,9 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path, tiny_mat):
 
 
 def test_a_point_over_the_cell_time_limit_is_recorded_naming_the_cell(tmp_path, tiny_mat):
-    from scratchnet.cli.sweep import run_point
-
     params = {"data": str(tiny_mat), "depth": 3, "width": 64, "epochs": 100000, "seed": 0}
-    pid, error, seconds = run_point(REPO / NOTEBOOK, tmp_path, "slow", params, REPO, timeout=2)
+    pid, error, seconds = runner.run_point(runner.REPO / NOTEBOOK, tmp_path, "slow", params,
+                                           runner.REPO, timeout=2)
     assert "train.ipynb failed in cell 5" in error and "time limit of 2 s per cell" in error
     assert (tmp_path / "slow.error.txt").read_text() == error + "\n"
     assert seconds < 60 and not (tmp_path / "slow.done.json").exists()
@@ -134,12 +134,12 @@ def test_sweep_outputs_get_the_mode_the_umask_gives(tmp_path, tiny_mat):
     import os
     import stat
 
-    sweep = load_sweep(small_sweep(tmp_path, tiny_mat, lrs="[0.1]", seeds="[0]"),
-                       out_root=tmp_path / "out")
+    sweep = runner.load_sweep(small_sweep(tmp_path, tiny_mat, lrs="[0.1]", seeds="[0]"),
+                              out_root=tmp_path / "out")
     old = os.umask(0o027)
     try:
-        run_sweep(sweep, workers=1, progress=False, log=lambda _: None)
-        aggregate(sweep)
+        runner.run_sweep(sweep, workers=1, progress=False, log=lambda _: None)
+        runner.aggregate(sweep)
     finally:
         os.umask(old)
     files = sorted(p for p in sweep.out_dir.iterdir() if p.is_file())

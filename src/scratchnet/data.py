@@ -1,19 +1,6 @@
-"""The course data sets: load and validate the .mat files, or generate look-alikes.
-
-A course file holds four matrices, columns are samples::
-
-    Yt  n x m     training features        Ct  k x m     training labels, one-hot
-    Yv  n x m_v   validation features      Cv  k x m_v   validation labels, one-hot
-
-``load_dataset("peaks")`` reads ``PeaksData.mat`` from :func:`data_dir`, checks it, casts it to
-float64 once and returns a :class:`Dataset` that also records where the data came from (path and
-sha256), so a result can say which data it used. When a named file is missing, a look-alike with
-the course file's shapes is generated in its place and announced on stderr; a look-alike carries
-the variable ``scratchnet_lookalike`` (its seed), so it is never mistaken for the course file.
-
-Every problem with a data file raises :class:`DataError` with a one-line message that names the
-file. ``python -m scratchnet.data`` makes sure all three sets exist and prints one line per set.
-"""
+"""The course data sets: load and check the .mat files (:func:`load_dataset`), or generate
+look-alikes, marked by the variable ``scratchnet_lookalike`` (their seed). Every problem with a
+file raises :class:`DataError`, one line that names the file."""
 import hashlib
 import io
 import os
@@ -32,19 +19,16 @@ KEYS = ("Yt", "Ct", "Yv", "Cv")
 LOOKALIKE_KEY = "scratchnet_lookalike"
 
 # (n_features, n_classes, m_train, m_val) of the course files.
-_SHAPES = {
-    "swissroll": (2, 2, 20000, 5000),
-    "peaks": (2, 5, 25000, 6250),
-    "gmm": (5, 5, 25000, 6250),
-}
+_SHAPES = {"swissroll": (2, 2, 20000, 5000), "peaks": (2, 5, 25000, 6250),
+           "gmm": (5, 5, 25000, 6250)}
 
-# The course files have about 1.6-1.9% of their labels moved to another class at random (such a
-# sample's neighbours agree with the class it was drawn from, not with its label);
-# this noise, more than any overlap of the classes, caps the accuracy a classifier can reach.
+# The course files have about 1.6-1.9% of their labels moved to another class at random: this
+# noise, more than any overlap of the classes, caps the accuracy a classifier can reach.
 _LABEL_NOISE = 0.018
 
 # savemat stamps the creation time into the 116-byte header text; a fixed text makes a file's
-# bytes, hence its sha256, depend on its contents only.
+# bytes, hence its sha256, depend on its contents only (it names write_mat, the writer's old name:
+# a new text would change the sha256 of every look-alike).
 _MAT_HEADER = b"MATLAB 5.0 MAT-file, Platform: scratchnet, written by scratchnet.data.write_mat"
 
 
@@ -54,11 +38,9 @@ class DataError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A loaded data set, float64, columns are samples.
-
-    ``Xt`` (n x m) and ``Ct`` (k x m) train, ``Xv`` (n x m_v) and ``Cv`` (k x m_v) validate;
-    ``source`` is "course file" or "look-alike", ``sha256`` the hex digest of the file's bytes.
-    """
+    """A loaded data set, float64, columns are samples: ``Xt`` (n x m) and ``Ct`` (k x m) train,
+    ``Xv`` (n x m_v) and ``Cv`` (k x m_v) validate; ``source`` is "course file" or "look-alike",
+    ``sha256`` the hex digest of the file's bytes."""
 
     name: str
     Xt: np.ndarray = field(repr=False)
@@ -71,57 +53,39 @@ class Dataset:
 
     @property
     def n_features(self):
-        """Number of features n (rows of ``Xt``)."""
         return self.Xt.shape[0]
 
     @property
     def n_classes(self):
-        """Number of classes k (rows of ``Ct``)."""
         return self.Ct.shape[0]
 
     @property
     def m_train(self):
-        """Number of training samples m (columns of ``Xt``)."""
         return self.Xt.shape[1]
 
     @property
     def m_val(self):
-        """Number of validation samples m_v (columns of ``Xv``)."""
         return self.Xv.shape[1]
 
     def describe(self):
         """JSON-serializable record of which data a result used."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "path": self.path,
-            "sha256": self.sha256,
-            "n_features": int(self.n_features),
-            "n_classes": int(self.n_classes),
-            "m_train": int(self.m_train),
-            "m_val": int(self.m_val),
-        }
+        keys = ("name", "source", "path", "sha256", "n_features", "n_classes", "m_train", "m_val")
+        return {key: getattr(self, key) for key in keys}
 
 
 def data_dir():
     """Folder of the named data files: ``$SCRATCHNET_DATA`` if set, else the repo's ``data/``."""
-    env = os.environ.get("SCRATCHNET_DATA")
-    if env:
-        return Path(env)
-    return REPO / "data"
+    return Path(os.environ.get("SCRATCHNET_DATA") or REPO / "data")
 
 
 def cache_dir():
     """Per-user folder for look-alikes when :func:`data_dir` is not writable."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "scratchnet"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scratchnet"
 
 
-def _assemble(points, rng, m_train, m_val):
-    """Split per-class samples into train/validation, add label noise, sort by label.
-
-    ``points[c]`` is n x (m_train + m_val) / k, drawn from class c. Returns float32 Yt, Ct, Yv, Cv.
-    """
+def _assemble(points, rng, m_train):
+    """Split the samples ``points[c]`` of each class c into train and validation, add label
+    noise, sort by label; return the float32 Yt, Ct, Yv, Cv."""
     k = len(points)
     per_train = m_train // k
     out = {}
@@ -139,11 +103,8 @@ def _assemble(points, rng, m_train, m_val):
 
 
 def make_swissroll(seed=0):
-    """Two interleaved noisy spirals: Yt 2 x 20000, Ct 2 x 20000, Yv 2 x 5000, Cv 2 x 5000.
-
-    Arm c is ``r = a t`` at angle ``t + c pi``, so the arms sit half a turn apart, with ``t``
-    uniform over about two turns, plus Gaussian noise; float32, one-hot, sorted by class.
-    """
+    """Two interleaved noisy spirals, as SwissRollData.mat: arm c is ``r = a t`` at angle
+    ``t + c pi`` (half a turn apart), ``t`` uniform over about two turns, plus Gaussian noise."""
     rng = np.random.default_rng(seed)
     n, k, m_train, m_val = _SHAPES["swissroll"]
     a, length, sigma = 0.082, 13.0, 0.045
@@ -156,7 +117,7 @@ def make_swissroll(seed=0):
         r = a * t
         P = np.stack([r * np.cos(t + c * np.pi), r * np.sin(t + c * np.pi)])
         points.append(P + sigma * rng.standard_normal(P.shape))
-    return _assemble(points, rng, m_train, m_val)
+    return _assemble(points, rng, m_train)
 
 
 def peaks(x, y):
@@ -167,13 +128,9 @@ def peaks(x, y):
 
 
 def make_peaks(seed=0):
-    """Level bands of MATLAB's peaks on [-3, 3]^2: Yt 2 x 25000, Ct 5 x 25000, Yv/Cv 6250 columns.
-
-    Class c holds points uniform on the part of the square where z falls in the c-th of five
-    equal-width bands between min z and max z; each class gets the same number of points, so the
-    small bands (the peaks) are dense and the wide middle band is sparse, as in the course file.
-    Points are then jittered slightly, which blurs the band edges.
-    """
+    """Level bands of MATLAB's peaks on [-3, 3]^2, as PeaksData.mat: class c is uniform where z
+    falls in the c-th of five equal bands between min z and max z, the classes of one size (so
+    the peaks are dense and the wide middle band sparse), then jittered to blur the edges."""
     rng = np.random.default_rng(seed)
     n, k, m_train, m_val = _SHAPES["peaks"]
     sigma = 0.05
@@ -181,28 +138,21 @@ def make_peaks(seed=0):
     z = peaks(*np.meshgrid(grid, grid))
     inner_edges = np.linspace(z.min(), z.max(), k + 1)[1:-1]
     per_class = (m_train + m_val) // k
-    taken = [[] for _ in range(k)]
-    count = np.zeros(k, dtype=int)
+    points = [np.empty((2, 0)) for _ in range(k)]
     # Rejection sampling, so each class is uniform on its band; the rarest band covers ~2.7% of
     # the square, so a handful of batches suffice.
-    while np.any(count < per_class):
-        P = rng.uniform(-3.0, 3.0, size=(2, 100_000))
-        band = np.digitize(peaks(P[0], P[1]), inner_edges)
-        for c in range(k):
-            new = P[:, band == c][:, : per_class - count[c]]
-            taken[c].append(new)
-            count[c] += new.shape[1]
-    points = [np.concatenate(parts, axis=1) for parts in taken]
+    while any(P.shape[1] < per_class for P in points):
+        S = rng.uniform(-3.0, 3.0, size=(2, 100_000))
+        band = np.digitize(peaks(S[0], S[1]), inner_edges)
+        points = [np.hstack([P, S[:, band == c][:, : per_class - P.shape[1]]])
+                  for c, P in enumerate(points)]
     points = [P + sigma * rng.standard_normal(P.shape) for P in points]
-    return _assemble(points, rng, m_train, m_val)
+    return _assemble(points, rng, m_train)
 
 
 def make_gmm(seed=0):
-    """Five overlapping Gaussian mixtures in 5-D: Yt 5 x 25000, Ct 5 x 25000, Yv/Cv 6250 columns.
-
-    Each class mixes three Gaussian components with random means around a random class centre
-    and random covariances; float32, one-hot, sorted by class.
-    """
+    """Five overlapping Gaussian mixtures in 5-D, as GMMData.mat: each class mixes three
+    components with random means around a random class centre and random covariances."""
     rng = np.random.default_rng(seed)
     n, k, m_train, m_val = _SHAPES["gmm"]
     n_comp = 3
@@ -211,8 +161,7 @@ def make_gmm(seed=0):
     for c in range(k):
         centre = 0.4 * rng.standard_normal(n)
         means = centre + 0.45 * rng.standard_normal((n_comp, n))
-        weights = rng.dirichlet(np.full(n_comp, 4.0))
-        comp = rng.choice(n_comp, size=per_class, p=weights)
+        comp = rng.choice(n_comp, size=per_class, p=rng.dirichlet(np.full(n_comp, 4.0)))
         P = np.empty((n, per_class))
         for j in range(n_comp):
             idx = np.flatnonzero(comp == j)
@@ -220,33 +169,21 @@ def make_gmm(seed=0):
             A = rng.uniform(0.2, 0.25) * rng.standard_normal((n, n)) / np.sqrt(n)
             P[:, idx] = means[j][:, None] + A @ rng.standard_normal((n, idx.size))
         points.append(P)
-    return _assemble(points, rng, m_train, m_val)
+    return _assemble(points, rng, m_train)
 
 
 GENERATORS = {"swissroll": make_swissroll, "peaks": make_peaks, "gmm": make_gmm}
 
 
-def write_mat(path, arrays):
-    """Write ``arrays`` (name -> array) to the .mat file ``path`` atomically.
-
-    The bytes go to a temporary file in the same folder, which then replaces ``path``, so an
-    interrupted run never leaves a truncated file behind.
-    """
-    path = Path(path)
+def write_lookalike(name, directory, *, seed=0):
+    """Generate the look-alike of the named set and write it into ``directory``; return its path."""
+    arrays = GENERATORS[name](seed)
+    arrays[LOOKALIKE_KEY] = np.array([[seed]], dtype=np.float64)
     buffer = io.BytesIO()
     scipy.io.savemat(buffer, arrays, do_compression=True, oned_as="column")
     data = bytearray(buffer.getvalue())
     data[:116] = _MAT_HEADER.ljust(116)
-    return write_atomic(path, bytes(data))
-
-
-def write_lookalike(name, directory, *, seed=0):
-    """Generate the look-alike of the named set and write it into ``directory``; return its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = GENERATORS[name](seed)
-    arrays[LOOKALIKE_KEY] = np.array([[seed]], dtype=np.float64)
-    return write_mat(directory / DATASETS[name], arrays)
+    return write_atomic(Path(directory) / DATASETS[name], bytes(data))
 
 
 def _first_line(text, limit=160):
@@ -256,7 +193,6 @@ def _first_line(text, limit=160):
 
 def _read_mat(path):
     """Read ``path``; return (dict of its variables, sha256 hex of its bytes)."""
-    name = path.name
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -266,18 +202,18 @@ def _read_mat(path):
     except OSError as err:
         raise DataError(f"{path}: cannot read it ({_first_line(err.strerror or err)})") from None
     if not data:
-        raise DataError(f"{name}: empty file (0 bytes); expected a MATLAB .mat file")
+        raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
     digest = hashlib.sha256(data).hexdigest()
     try:
         contents = scipy.io.loadmat(io.BytesIO(data))
     except NotImplementedError:
-        raise DataError(f"{name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
+        raise DataError(f"{path.name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
                         "save it with -v7") from None
     except Exception as err:
         # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
         # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
         reason = _first_line(err) or type(err).__name__
-        raise DataError(f"{name}: not a readable .mat file, or truncated ({reason})") from None
+        raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
     return contents, digest
 
 
@@ -321,8 +257,7 @@ def _check_orientation(name, Y, C, Y_key, C_key):
 
 
 def _check_one_hot(name, C, key):
-    is_binary = (C == 0) | (C == 1)
-    bad = ~(is_binary.all(axis=0) & (C.sum(axis=0) == 1))
+    bad = ~(((C == 0) | (C == 1)).all(axis=0) & (C.sum(axis=0) == 1))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(f"{name}: {key} is not one-hot: {int(bad.sum())} of {C.shape[1]} columns "
@@ -353,10 +288,8 @@ def _check_finite(name, Y, key):
 
 
 def validate(contents, name):
-    """Check the variables of a course-format file; return float64 (Yt, Ct, Yv, Cv).
-
-    Raises :class:`DataError`, naming the file ``name``, on the first problem found.
-    """
+    """Check the variables of a course-format file; return float64 (Yt, Ct, Yv, Cv), or raise
+    :class:`DataError`, naming the file ``name``, at the first problem found."""
     missing = [key for key in KEYS if key not in contents]
     if missing:
         raise DataError(f"{name}: missing {', '.join(missing)} "
@@ -371,12 +304,11 @@ def validate(contents, name):
     if Yt.shape[0] == 0:
         raise DataError(f"{name}: Yt has no features ({_shape(Yt)}: 0 rows); expected n x m "
                         "with n >= 1")
-    if Yt.shape[0] != Yv.shape[0]:
-        raise DataError(f"{name}: training has {Yt.shape[0]} features (Yt {_shape(Yt)}) "
-                        f"but validation has {Yv.shape[0]} (Yv {_shape(Yv)})")
-    if Ct.shape[0] != Cv.shape[0]:
-        raise DataError(f"{name}: training has {Ct.shape[0]} classes (Ct {_shape(Ct)}) "
-                        f"but validation has {Cv.shape[0]} (Cv {_shape(Cv)})")
+    for what, T, V, T_key, V_key in (("features", Yt, Yv, "Yt", "Yv"),
+                                     ("classes", Ct, Cv, "Ct", "Cv")):
+        if T.shape[0] != V.shape[0]:
+            raise DataError(f"{name}: training has {T.shape[0]} {what} ({T_key} {_shape(T)}) "
+                            f"but validation has {V.shape[0]} ({V_key} {_shape(V)})")
     _check_one_hot(name, Ct, "Ct")
     _check_one_hot(name, Cv, "Cv")
     _check_classes(name, Ct)
@@ -400,16 +332,13 @@ def load_file(path, name=None):
 
 def looks_like_path(text):
     """True when ``text`` names a file rather than a data set: a separator, .mat, or a file."""
-    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
-    return any(s in text for s in seps) or text.lower().endswith(".mat") or Path(text).is_file()
+    separator = any(sep in text for sep in (os.sep, "/", os.altsep) if sep)
+    return separator or text.lower().endswith(".mat") or Path(text).is_file()
 
 
 def _generate(name, quiet):
-    """Write the look-alike of the named set to data_dir(), else to cache_dir(); return its path.
-
-    The cache is used only when data_dir() is not writable, and a look-alike already there is
-    reused rather than generated again.
-    """
+    """Write the look-alike of the named set to data_dir(), else (not writable) to cache_dir(),
+    where one already there is reused; return its path."""
     file = DATASETS[name]
     target = data_dir()
     try:
@@ -433,13 +362,9 @@ def _generate(name, quiet):
 
 
 def load_dataset(name_or_path, *, generate=True, quiet=False):
-    """Load a named set ("swissroll", "peaks", "gmm", any case) or a .mat file by path.
-
-    A named set is read from :func:`data_dir`. When it is missing and ``generate`` is true, a
-    look-alike is generated and written there (or, if data_dir() is not writable, to
-    :func:`cache_dir`), with one line on stderr unless ``quiet``.
-    Returns a :class:`Dataset` with Xt (n x m), Ct (k x m), Xv (n x m_v), Cv (k x m_v), float64.
-    """
+    """Load a named set ("swissroll", "peaks", "gmm", any case) or a .mat file by path as a
+    :class:`Dataset`; a named set missing from :func:`data_dir` is generated as a look-alike
+    (:func:`_generate`) when ``generate``, with one line on stderr unless ``quiet``."""
     text = os.fspath(name_or_path)
     key = text.lower()
     if not isinstance(name_or_path, os.PathLike) and key in DATASETS:

@@ -1,5 +1,4 @@
-"""Pictures of the data sets: :func:`project_2d` and :func:`class_counts` compute,
-:func:`plot_dataset` and :func:`plot_datasets` draw."""
+"""Pictures of the data sets: project_2d and class_counts compute, plot_dataset(s) draw."""
 import numpy as np
 
 DISPLAY_NAMES = {"swissroll": "SwissRoll", "peaks": "Peaks", "gmm": "GMM"}
@@ -11,12 +10,9 @@ def display_name(ds):
 
 
 def project_2d(X, X_fit=None):
-    """Project the columns of ``X`` (n x m) onto the first two principal components.
-
-    The components are those of ``X_fit`` (default ``X``), centred on its mean. Returns
-    ``(Z, explained)``: ``Z`` is 2 x m, ``explained`` the fraction of the variance of ``X_fit``
-    that each of the two components carries. A 2-D ``X`` is returned as it is, with
-    ``explained = None``: its own axes are the natural picture.
+    """Project the columns of ``X`` (n x m) onto the first two principal components of ``X_fit``
+    (default ``X``), centred on its mean: ``(Z, explained)``, Z 2 x m and the fraction of the
+    variance of ``X_fit`` each component carries. A 2-D ``X`` is its own picture: ``(X, None)``.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.shape[0] <= 2:
@@ -46,20 +42,22 @@ def subsample(m, max_points, rng):
 def plot_dataset(ds, ax, *, max_points=4000, rng=None, split="train"):
     """Scatter ``ds``'s training (or ``split="val"``) samples on ``ax``, one colour per class.
 
-    At most ``max_points`` samples, drawn with ``rng`` (a ``numpy.random.Generator``), so the
-    picture stays legible; a data set with n > 2 is shown on its first two principal components
-    (of the training set). Returns the explained-variance fractions, or None for 2-D data.
+    At most ``max_points`` samples, drawn with ``rng``, so the picture stays legible; n > 2 is
+    shown on the training set's first two principal components, whose explained-variance
+    fractions it returns (None for 2-D data).
     """
+    import matplotlib
+
     rng = np.random.default_rng(0) if rng is None else rng
     X, C = (ds.Xt, ds.Ct) if split == "train" else (ds.Xv, ds.Cv)
     idx = subsample(X.shape[1], max_points, rng)
     Z, explained = project_2d(X[:, idx], X_fit=ds.Xt)
     labels = np.argmax(C[:, idx], axis=0)
-    cmap = _class_colours(ds.n_classes)
+    colours = matplotlib.colormaps["tab10"]
     for c in range(ds.n_classes):
         mask = labels == c
-        ax.scatter(Z[0, mask], Z[1, mask], s=2, alpha=0.6, color=cmap[c], label=f"class {c + 1}",
-                   rasterized=True, linewidths=0)
+        ax.scatter(Z[0, mask], Z[1, mask], s=2, alpha=0.6, color=colours(c),
+                   label=f"class {c + 1}", rasterized=True, linewidths=0)
     if explained is None:
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
@@ -76,11 +74,8 @@ def plot_dataset(ds, ax, *, max_points=4000, rng=None, split="train"):
 
 
 def plot_datasets(datasets, *, max_points=4000, seed=0):
-    """One figure with a scatter panel per data set (``datasets``: name -> Dataset).
-
-    Returns ``(fig, explained)``: ``explained`` maps each name to what :func:`plot_dataset`
-    returned for it.
-    """
+    """One figure with a scatter panel per data set (``datasets``: name -> Dataset); returns
+    ``(fig, explained)``, ``explained`` mapping each name to what :func:`plot_dataset` returned."""
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
@@ -93,9 +88,3 @@ def plot_datasets(datasets, *, max_points=4000, seed=0):
             explained[name] = plot_dataset(ds, ax, max_points=max_points, rng=rng)
         fig.tight_layout()
     return fig, explained
-
-
-def _class_colours(k):
-    import matplotlib
-
-    return [matplotlib.colormaps["tab10"](c) for c in range(k)]

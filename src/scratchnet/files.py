@@ -1,6 +1,5 @@
-"""Writing files whole: a temporary file in the same folder, then a rename, with the mode the
-umask gives (``mkstemp`` creates 0600, which would leave a result readable by its owner only).
-"""
+"""Writing files whole: a temporary file beside the target, then a rename, with the mode the
+umask gives (``mkstemp`` creates 0600, which would leave a result readable by its owner only)."""
 import os
 import re
 import tempfile
@@ -21,36 +20,24 @@ def umask():
         match = None
     if match:
         return int(match.group(1), 8)
-    # Elsewhere the only way is to set it and set it back; the lock keeps our own threads from
-    # interleaving the two calls, which could leave the umask at 0.
+    # Elsewhere: set it and set it back, under a lock so that our threads cannot leave it at 0.
     with _lock:
         mask = os.umask(0o022)
         os.umask(mask)
     return mask
 
 
-def file_mode():
-    """The mode a newly created regular file gets: 0666 less the umask."""
-    return 0o666 & ~umask()
-
-
 def write_atomic(path, data):
-    """Write ``data`` (bytes or text) to ``path`` in one step; return the path.
-
-    The bytes go to a temporary file beside ``path``, which gets the umask's mode and then
-    replaces ``path``, so an interrupted write never leaves a truncated file under its name.
-    """
+    """Write ``data`` (bytes or text) to ``path`` in one step, never truncated; return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, file_mode())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

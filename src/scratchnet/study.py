@@ -1,11 +1,7 @@
-"""Generic helpers of the experiments: seeds, mean and spread, comparisons with one margin.
-
-Each study lives in its notebook, which calls ``train`` in view; what two notebooks share, or
-what deserves a unit test, is here.
-"""
-from dataclasses import dataclass
+"""Generic helpers the notebooks share: seeds, mean and spread, comparisons with one margin."""
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,10 +10,8 @@ MARGIN = 0.002
 
 
 def seeded(seed):
-    """Two independent Generators from one seed: the initial weights' and the training's.
-
-    The weights then do not depend on how many numbers the training draws (SeedSequence.spawn).
-    """
+    """Two independent Generators from one seed (SeedSequence.spawn): the initial weights' and
+    the training's, so the weights do not depend on how many numbers the training draws."""
     init, training = np.random.SeedSequence(seed).spawn(2)
     return np.random.default_rng(init), np.random.default_rng(training)
 
@@ -47,17 +41,12 @@ def spread(values):
 
 
 def summarize(rows, by, value):
-    """Group ``rows`` (dicts) by the keys ``by`` and take the :class:`Spread` of ``value``.
-
-    Returns ``{group: Spread}`` in the order groups first appear; a group is the tuple of the
-    ``by`` values (the bare value when ``by`` is one key, a string).
-    """
-    single = isinstance(by, str)
-    keys = (by,) if single else tuple(by)
+    """``{group: Spread of value}`` of ``rows`` (dicts) grouped by the keys ``by``, in the order
+    groups first appear; a group is the tuple of the ``by`` values (the value for one key)."""
     groups = {}
     for row in rows:
-        group = tuple(row[key] for key in keys)
-        groups.setdefault(group[0] if single else group, []).append(row[value])
+        group = row[by] if isinstance(by, str) else tuple(row[key] for key in by)
+        groups.setdefault(group, []).append(row[value])
     return {group: spread(values) for group, values in groups.items()}
 
 
@@ -79,9 +68,7 @@ def level(a, b, margin=MARGIN):
 def _mean(x):
     if isinstance(x, Spread):
         return x.mean
-    if np.ndim(x) == 0:
-        return float(x)
-    return spread(x).mean
+    return float(x) if np.ndim(x) == 0 else spread(x).mean
 
 
 def timed(fn, *args, **kwargs):
@@ -119,13 +106,11 @@ TRANSPOSE_ROUNDOFF = 1e-12
 def derivative_check(result, linear=False, transposes=None):
     """One gradient or Jacobian test (a :class:`scratchnet.verify.TestResult`) as a table row.
 
-    The row holds ``result.summary()`` (rows above round-off, median ratios of successive rows
-    over them, 2 and 4 for a correct derivative, fitted orders 1 and 2), ``second_over_roundoff``
-    (the largest second-order error over the round-off level) and ``passes``:
-    ``result.passes()``, or ``result.passes_linear()`` for a ``linear`` target, whose
-    second-order error is round-off from the first row (W2 of the residual block). Given the
-    relative errors ``transposes`` of transpose tests of the same target, also ``transpose``
-    (the largest) and ``transpose_holds`` (every one below :data:`TRANSPOSE_ROUNDOFF`).
+    ``result.summary()``, ``second_over_roundoff`` (the largest second-order error over
+    round-off) and ``passes`` (``passes_linear()`` for a ``linear`` target, whose second-order
+    error is round-off from the first row: W2 of the residual block). Given the relative errors
+    ``transposes`` of transpose tests, also ``transpose`` (the largest) and ``transpose_holds``
+    (every one below TRANSPOSE_ROUNDOFF).
     """
     row = {**result.summary(),
            "second_over_roundoff": float(np.max(result.second) / result.floor),
@@ -140,9 +125,8 @@ def derivative_check(result, linear=False, transposes=None):
 
 
 def input_noise(sigma):
-    """A batch transform for ``train(..., transform=...)``: ``X + sigma * z`` with ``z`` standard
-    normal, drawn afresh for every batch from the training Generator. ``sigma`` is a number or
-    an n x 1 column (one standard deviation per feature)."""
+    """A batch transform for ``train(..., transform=...)``: ``X + sigma * z``, z standard normal
+    drawn for every batch from the training Generator; ``sigma`` a number or an n x 1 column."""
     sigma = np.asarray(sigma, dtype=float)
     if not np.all(np.isfinite(sigma)) or np.any(sigma < 0):
         raise ValueError(f"noise level must be finite and >= 0, got {sigma.tolist()}")
@@ -154,16 +138,15 @@ def input_noise(sigma):
 
 
 def seed_margin(a, b, margin=MARGIN):
-    """The margin a difference of the means of two :class:`Spread` must exceed to count: ``margin``,
-    or the larger standard deviation over the seeds of the two when that is wider, so a
-    difference the seeds alone could make is not read as an effect."""
+    """The margin a difference of the means of two :class:`Spread` must exceed to count: the
+    larger of ``margin`` and their standard deviations, so seed noise is not read as an effect."""
     return float(max(margin, a.std, b.std))
 
 
 def contraction(errors, start=0, floor=1e-12):
-    """The mean factor by which ``errors`` shrink per step: ``exp`` of the slope of their log,
-    fitted from step ``start`` over the steps still above ``floor`` times the first error
-    (linear convergence at rate r gives r; NaN when fewer than two steps are left)."""
+    """The mean factor by which ``errors`` shrink per step (r for linear convergence at rate r):
+    ``exp`` of the slope of their log from step ``start`` over the steps above ``floor`` times
+    the first error; NaN when fewer than two steps are left."""
     errors = np.asarray(errors, dtype=float)
     steps = np.arange(errors.size)
     keep = (steps >= start) & (errors > floor * errors[0])
@@ -173,9 +156,8 @@ def contraction(errors, start=0, floor=1e-12):
 
 
 def lbfgs(net, X, C, gtol=1e-10, maxiter=2000):
-    """Minimise the full-batch loss of ``net`` on (X, C) with scipy's L-BFGS-B, from its
-    current parameters, on its own ``loss_and_grad``. Leaves ``net`` at the minimiser and
-    returns scipy's OptimizeResult (``x``, ``fun``, ``jac``, ``nit``, ``success``)."""
+    """Minimise the full-batch loss of ``net`` on (X, C) with scipy's L-BFGS-B from its current
+    parameters; leaves ``net`` at the minimiser and returns scipy's OptimizeResult."""
     import scipy.optimize
 
     def fun(theta):
@@ -189,9 +171,8 @@ def lbfgs(net, X, C, gtol=1e-10, maxiter=2000):
 
 
 def layer_gradient_norms(net, X, C):
-    """The Frobenius norm of the gradient of every hidden layer's weights on the batch X, C,
-    input side first: ``||dF/dW||`` for a standard layer, ``sqrt(||dF/dW1||^2 + ||dF/dW2||^2)``
-    for a residual block (biases left out). One forward and backward pass; returns an array."""
+    """The Frobenius norm of every hidden layer's weight gradient on X, C (biases left out), input
+    side first: ``||dF/dW||``, or ``sqrt(||dF/dW1||^2 + ||dF/dW2||^2)`` for a residual block."""
     net.forward_backward(X, C)
     return np.array([math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
                                    for key, g in layer.grads.items() if key.startswith("W")))

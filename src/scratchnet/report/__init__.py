@@ -1,11 +1,4 @@
-"""Glue between the notebooks and the PDF report: figures with captions, key numbers in JSON.
-
-A notebook calls :func:`show_figure` for every figure: it is saved under ``figures/`` with a
-stable name and displayed with its caption in the output's metadata, where the report's LaTeX
-template finds it and makes a numbered figure. :func:`record` writes the key numbers of a
-notebook to the JSON file beside the executed copy. :class:`Claims` checks the statements
-of a conclusion against the results; :func:`markdown_table` and its kin write computed tables.
-"""
+"""Glue between the notebooks and the report: figures, key numbers in JSON, claims, tables."""
 import json
 import math
 import os
@@ -17,21 +10,14 @@ from ..files import REPO, write_atomic
 from .stamp import stamp
 
 
-def figures_dir():
-    """Folder of the report's figures: ``$SCRATCHNET_FIGURES`` when set, else the repo's ``figures/``."""
-    return Path(os.environ.get("SCRATCHNET_FIGURES") or REPO / "figures")
-
-
 def show_figure(fig, name, caption, dpi=150):
-    """Save a matplotlib figure as ``figures/<name>.png``, display it with its caption, close it.
-
-    ``name`` follows ``<section>_<what>_<dataset>``; the caption becomes the figure's caption
-    in the PDF. Returns the path of the PNG.
-    """
+    """Save a matplotlib figure as ``figures/<name>.png`` (or in ``$SCRATCHNET_FIGURES``), show
+    it with its caption in the output's metadata, where the report's templates make it a
+    numbered figure, and close it; return the path. ``name``: ``<section>_<what>_<dataset>``."""
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
-    path = figures_dir() / f"{name}.png"
+    path = Path(os.environ.get("SCRATCHNET_FIGURES") or REPO / "figures") / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -53,11 +39,8 @@ def _strict(value):
 
 
 def record(path, **numbers):
-    """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all.
-
-    The file is strict JSON: NaN and infinity are written as null. It also gets ``stamp``, what
-    the numbers were computed on (:func:`scratchnet.report.stamp.stamp`).
-    """
+    """Merge ``numbers`` into the JSON file ``path`` (created if missing) and return them all,
+    with ``stamp`` (what they were computed on); strict JSON: NaN and infinity are null."""
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(_strict(numbers))
@@ -73,12 +56,10 @@ MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
 class Claims:
     """The statements of a notebook that depend on its results, each checked by the build.
 
-    A conclusion is written in markdown by a person; ``claims.check(text, holds)`` states it
-    again with the verdict of this build beside it, where ``holds`` is computed from the
-    results (``lead > MARGIN``, say). A contradicted claim does not stop the build, since a
-    user's own parameters may contradict it: it shows, in bold. With ``quick=True`` (the small
-    sizes of a QUICK build prove nothing) every claim is shown and recorded as not checked.
-    ``records()`` is the list the results JSON keeps: ``[{"text": ..., "holds": bool | None}]``.
+    ``claims.check(text, holds)`` states a conclusion again with this build's verdict beside it,
+    ``holds`` computed from the results. A contradicted claim shows in bold but does not stop
+    the build (a user's own parameters may contradict it); with ``quick=True`` (small sizes
+    prove nothing) every claim is not checked. ``records()``: ``[{"text", "holds"}]`` for JSON.
     """
 
     def __init__(self, quick=False):
@@ -89,10 +70,9 @@ class Claims:
         """Display ``text`` with its mark and keep it; returns the verdict (None when QUICK)."""
         from IPython.display import Markdown, display
 
-        if not self.quick:
-            if not isinstance(holds, (bool, np.bool_)):
-                raise TypeError(f"claim {text!r}: holds must be a bool computed from the "
-                                f"results, got {holds!r}")
+        if not self.quick and not isinstance(holds, (bool, np.bool_)):
+            raise TypeError(f"claim {text!r}: holds must be a bool computed from the results, "
+                            f"got {holds!r}")
         verdict = None if self.quick else bool(holds)
         self._records.append({"text": text, "holds": verdict})
         display(Markdown(f"Claim: {text}. {MARKS[verdict]}."))
@@ -103,24 +83,19 @@ class Claims:
 
 
 def _cell(value, digits, fmt=None):
-    """Text of one table cell: floats by ``fmt`` (a format spec such as ".1e") or to ``digits``
-    significant digits, NaN and None as n/a."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+    """The text of one table cell, as :func:`markdown_table` says."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if isinstance(value, (float, np.floating)):
-        return format(value, fmt or f".{digits}g")
+    if value is None or isinstance(value, (float, np.floating)):
+        return number(value, fmt or f".{digits}g")
     return str(value).replace("|", r"\|")
 
 
 def markdown_table(headers, rows, align=None, digits=4, fmt=None):
-    """A markdown table (the kind that survives into the PDF) from a header row and rows.
-
-    Cells may be text (``|`` is escaped), ints, floats (by the format spec ``fmt``, else to
-    ``digits`` significant digits), bools (yes/no) or None/NaN (n/a). ``align`` is a string of
-    ``l``, ``r``, ``c``, one per column (default: text left, numbers right, by the first row).
-    """
+    """A markdown table (the kind that survives into the PDF) from a header row and rows: text
+    (``|`` escaped), ints, floats (by the format spec ``fmt``, else to ``digits`` significant
+    digits), bools (yes/no), None or NaN (n/a). ``align``: ``l``, ``r`` or ``c`` per column
+    (default: text left, numbers right, by the first row)."""
     headers = [str(h) for h in headers]
     rows = [list(row) for row in rows]
     if any(len(row) != len(headers) for row in rows):
@@ -156,9 +131,8 @@ def percent(fraction, digits=1):
 
 
 def records_table(records, columns, label_header="", digits=4, fmt=None):
-    """A markdown table with one row per entry of ``records`` (``{row label: {key: value}}``):
-    ``columns`` is a list of keys (each its own header) or ``{header: key}``; missing keys are
-    n/a; floats as in :func:`markdown_table`."""
+    """A markdown table with a row per entry of ``records`` (``{row label: {key: value}}``);
+    ``columns`` is a list of keys (each its own header) or ``{header: key}``, missing keys n/a."""
     if not isinstance(columns, dict):
         columns = {key: key for key in columns}
     rows = [[label] + [values.get(key) for key in columns.values()]

@@ -1,29 +1,27 @@
-"""The report's generic figures, drawn from data a notebook computed.
-
-Every function takes results and returns a matplotlib Figure without showing or saving it (the
-notebooks hand it to :func:`scratchnet.report.show_figure`), so a figure can be redrawn without
-recomputing.
-"""
+"""The report's generic figures: each takes what a notebook computed and returns a Figure,
+neither shown nor saved (:func:`scratchnet.report.show_figure` does that), so it can be redrawn."""
 from collections.abc import Mapping
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from . import TARGETS
+from ..datavis import subsample
 
 # One width for every figure: the text width of the PDF, so all fonts print at the same size.
 WIDTH = 7.0
-TARGET_LABELS = {"W": r"$W$", "b": r"$b$", "X": r"$X$"}
 TINY = 1e-300
+K_LABEL = r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)"
 
 
 def _label(target):
-    return TARGET_LABELS.get(target, target)
+    return TARGETS.get(target, target)
 
 
 def _finish(fig, suptitle=None, legend=None, ncol=4, **options):
-    """The figure's title, its layout, and ``legend`` (handles, labels) below the panels;
-    ``options`` go to the legend."""
+    """The figure's title and layout, and ``legend`` (handles, labels) below the panels."""
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
@@ -35,14 +33,10 @@ def _finish(fig, suptitle=None, legend=None, ncol=4, **options):
 
 
 def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=_label):
-    """Gradient (or Jacobian) tests on one data set: one column per target.
-
-    Top row: the first- and second-order errors against k on a log scale, with the round-off
-    level. Bottom row: the ratios between successive rows, which should be 2 and 4; rows whose
-    second-order error is round-off are shaded. For a target in ``linear`` (its second-order
-    error is all round-off) no second-order ratio is drawn, since a ratio of round-off means
-    nothing. ``kind`` names the test in the panel titles, ``label`` writes a target's name.
-    """
+    """Gradient (or Jacobian, by ``kind``) tests on one data set, a column per target: errors
+    against k (log scale) with the round-off level above, ratios of successive rows (2 and 4)
+    below, rows at round-off shaded. A target in ``linear`` gets no second-order ratio (a ratio
+    of round-off means nothing); ``label`` writes a target's name."""
     n = len(results)
     fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.5), squeeze=False, sharex=True)
     for col, (target, result) in enumerate(results.items()):
@@ -65,7 +59,7 @@ def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=
         for level in (2, 4):
             bottom.axhline(level, color="grey", ls="--", lw=0.8)
         bottom.set_ylim(0, 6)
-        bottom.set_xlabel(r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)")
+        bottom.set_xlabel(K_LABEL)
         clean = result.clean_rows("second")
         if clean < len(k):
             for ax in (top, bottom):
@@ -76,13 +70,9 @@ def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=
 
 
 def history_figure(history, optimum=None, title=None):
-    """Training of one run, after every epoch.
-
-    Left: train and validation accuracy (%), with the accuracies of the linear optimum as
-    dashed lines and the best validation epoch marked (labelled as such). Right: the training
-    loss above the optimum's on a log scale, and the learning rate. ``optimum`` has
-    ``train_loss``, ``train_acc`` and ``val_acc``, as attributes or as the keys of a dict.
-    """
+    """One run per epoch: train and validation accuracy (%) with the linear optimum's (dashed)
+    and the best validation epoch marked; the training loss above the optimum's (log scale) and
+    the learning rate. ``optimum`` has ``train_loss``, ``train_acc``, ``val_acc`` (or keys)."""
     if isinstance(optimum, Mapping):
         optimum = SimpleNamespace(**optimum)
     epochs = np.asarray(history.epoch)
@@ -101,8 +91,8 @@ def history_figure(history, optimum=None, title=None):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     left.set_xlabel("epoch")
     left.set_ylabel("accuracy (%)")
-    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
-                frameon=False)
+    below = dict(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+    left.legend(ncol=2, **below)
     left.grid(True, alpha=0.3)
     if optimum is not None:
         excess = np.asarray(history.train_loss) - optimum.train_loss
@@ -118,13 +108,20 @@ def history_figure(history, optimum=None, title=None):
     rate.step(epochs, history.lr, where="post", color="grey", ls=":", label="learning rate")
     rate.set_yscale("log")
     rate.set_ylabel("learning rate", color="grey")
-    lines = right.get_legend_handles_labels()
-    more = rate.get_legend_handles_labels()
-    right.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper center",
-                 bbox_to_anchor=(0.5, -0.22), ncol=1, frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    (lines, names), (more, more_names) = (ax.get_legend_handles_labels() for ax in (right, rate))
+    right.legend(lines + more, names + more_names, ncol=1, **below)
+    return _finish(fig, title)
+
+
+def run_figure(result):
+    """Train and validation accuracy per epoch of one run (a ``cli.runs.run_training`` result)."""
+    history = result["history"]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for key, label in (("train_acc", "train"), ("val_acc", "validation")):
+        ax.plot([row["epoch"] for row in history], [row[key] for row in history], label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.legend()
     return fig
 
 
@@ -134,27 +131,20 @@ def _ink(rgba):
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
-def _short(value):
-    """A compact label for a number of the grid: 0.001, 0.01, 1, 1e-05."""
-    return f"{value:g}"
-
-
 def _tick(value):
-    return value if isinstance(value, str) else _short(value)
+    """A tick label: text as it is, a number compact (0.001, 1, 1e-05)."""
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=None, title=None,
                 height=2.8):
     """Curves over seeds: the mean as a line, the range of the seeds as a band around it.
 
-    ``panels`` is a list of ``(panel_title, {label: curve})``, or of ``(panel_title,
-    panel_xlabel, {label: curve})`` where the panels' abscissae differ. A curve is ``Y``, an
-    array of seeds x points (one row, or a 1-D array, draws a line without a band) against
-    ``x`` (default ``start``, ``start + 1``, ...: epochs), or ``(x, Y)`` with an abscissa of its
-    own (seconds, say). ``logy`` draws a log scale (round-off zeros at 1e-300); with ``zoom`` (in
-    the units of ``Y``) a second row shows the curves from the highest mean less ``zoom`` up,
-    where close curves part. One legend below the panels when they share their labels.
-    """
+    ``panels``: ``(panel_title, {label: curve})`` or ``(panel_title, panel_xlabel, {label:
+    curve})``. A curve is ``Y``, seeds x points (one row draws no band), against ``x`` (default
+    ``start``, ``start + 1``, ...: epochs), or ``(x, Y)`` with an abscissa of its own (seconds).
+    ``logy``: a log scale (zeros at 1e-300); ``zoom`` (in Y's units): a second row from the
+    highest mean less ``zoom`` up, where close curves part. Shared labels: one legend below."""
     panels = [(p[0], xlabel, p[1]) if len(p) == 2 else p for p in panels]
     rows, n = (1 if zoom is None else 2), len(panels)
     fig, axes = plt.subplots(rows, n, figsize=(WIDTH, height * rows), squeeze=False,
@@ -193,13 +183,9 @@ def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=Non
 
 def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=None,
                    fmt="{:.1f}", cmap="viridis", height=2.8):
-    """Tables of numbers as coloured grids, the value written in every cell.
-
-    ``panels`` is a list of ``(panel_title, values)`` with ``values`` rows x columns (NaN shows
-    as a blank cell: a run that diverged, say); ``fmt`` writes a value.
-    """
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False)
+    """Tables of numbers as coloured grids, the value (by ``fmt``) in every cell: ``panels`` of
+    ``(panel_title, values)``, values rows x columns, NaN a blank cell (a run that diverged)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False)
     for ax, (panel_title, values) in zip(axes[0], panels):
         values = np.asarray(values, dtype=float)
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
@@ -213,17 +199,13 @@ def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=
         ax.set_ylabel(row_name)
         ax.set_title(panel_title, fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def gradient_test_curves_figure(panels, title=None):
-    """Several gradient tests in each panel: ``panels = {panel_title: {label: TestResult}}``
-    (one panel per architecture and one curve pair per depth, say). The first-order (dashed)
-    and second-order (solid) errors against k on a log scale, one colour per label, and the
-    largest round-off level of the panel (dotted)."""
+    """Several gradient tests per panel, ``{panel_title: {label: TestResult}}``: first-order
+    (dashed) and second-order (solid) errors against k (log scale), a colour per label, and the
+    panel's largest round-off level (dotted)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 3.0), squeeze=False, sharey=True)
     for ax, (panel_title, tests) in zip(axes[0], panels.items()):
         for i, (label, result) in enumerate(tests.items()):
@@ -233,7 +215,7 @@ def gradient_test_curves_figure(panels, title=None):
                         color=f"C{i}", lw=1.1, label=label)
         ax.axhline(max(r.floor for r in tests.values()), color="grey", ls=":", lw=1)
         ax.set_title(panel_title, fontsize=10)
-        ax.set_xlabel(r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)")
+        ax.set_xlabel(K_LABEL)
         ax.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("error")
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -245,18 +227,14 @@ def gradient_test_curves_figure(panels, title=None):
 
 
 def decision_grid(net, X, resolution=200, margin=0.05):
-    """The class ``net`` predicts on a ``resolution`` x ``resolution`` grid over the box of the
-    2-D points X (2 x m), widened by ``margin`` of its size on every side.
-
-    Returns ``(xs, ys, labels)``: the grid's coordinates (each of length ``resolution``) and the
-    predicted classes, ``labels[i, j]`` being the class at ``(xs[j], ys[i])``.
-    """
+    """The class ``net`` predicts on a ``resolution``-square grid over the box of the points X
+    (2 x m), widened by ``margin`` of its size: ``(xs, ys, labels)``, ``labels[i, j]`` the class
+    at ``(xs[j], ys[i])``."""
     if X.shape[0] != 2:
         raise ValueError(f"decision regions need 2-D points, got {X.shape[0]} features")
     lo, hi = X.min(axis=1), X.max(axis=1)
     pad = margin * (hi - lo)
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xs, ys = (np.linspace(a - p, b + p, resolution) for a, b, p in zip(lo, hi, pad))
     gx, gy = np.meshgrid(xs, ys)
     labels = net.predict(np.vstack([gx.ravel(), gy.ravel()]))
     return xs, ys, np.asarray(labels).reshape(resolution, resolution)
@@ -271,9 +249,7 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
     k = C.shape[0]
     colours = [plt.get_cmap("tab10")(c % 10) for c in range(k)]
     light = ListedColormap([tuple(0.55 + 0.45 * np.asarray(c[:3])) for c in colours])
-    m = X.shape[1]
-    keep = (np.arange(m) if m <= max_points else
-            np.sort(np.random.default_rng(seed).choice(m, size=max_points, replace=False)))
+    keep = subsample(X.shape[1], max_points, np.random.default_rng(seed))
     labels = np.argmax(C[:, keep], axis=0)
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(WIDTH, WIDTH / n + 0.4), squeeze=False)
@@ -286,18 +262,13 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
         ax.set_xlabel("$x_1$")
         ax.set_aspect("equal", adjustable="box")
     axes[0, 0].set_ylabel("$x_2$")
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 def layer_norms_figure(panels, ylabel, *, ncols=None, title=None, height=2.6):
-    """A quantity per layer (a gradient norm, say) against the layer index 1, 2, ... on a log
-    scale: every seed as a faint line, their geometric mean as a line with points.
-
-    ``panels`` is a list of ``(panel_title, {label: N})`` with ``N`` an array of seeds x layers
-    (one row per seed); the panels fill a grid of ``ncols`` columns (default: one row), sharing
-    the y axis along a row. One legend below the panels when they share their labels.
-    """
+    """A quantity per layer (a gradient norm) against the layer 1, 2, ... (log scale): every
+    seed faint, their geometric mean with points. ``panels``: ``(panel_title, {label: N})``, N
+    seeds x layers, in ``ncols`` columns (default one row). Shared labels: one legend below."""
     n = len(panels)
     ncols = n if ncols is None else ncols
     nrows = -(-n // ncols)

@@ -20,6 +20,9 @@ time limit (``$SCRATCHNET_CELL_TIMEOUT`` seconds, see :func:`scratchnet.report.p
 Points run in a local process pool, or on a Dask distributed scheduler (dask's
 concurrent.futures executor) with ``scheduler=ADDRESS``. :func:`aggregate` writes one CSV,
 one markdown table and a figure of the final accuracies, mean and spread over seeds.
+
+The runner is not a part of the library: ``scratchnet sweep`` imports it from the checkout
+(:func:`scratchnet.cli.load_tool`), as it does the bench.
 """
 import csv
 import itertools
@@ -35,14 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.params import check_value, literal_defaults
-from .runs import progress_bar, write_json
-from ..files import REPO
+from scratchnet.cli.runs import ConfigError, progress_bar, write_json
+from scratchnet.files import REPO
+from scratchnet.report.params import check_value, literal_defaults
 
 RESULT_PARAMETER = "result_path"
 
 
-class SweepError(ValueError):
+class SweepError(ConfigError):
     """A sweep file that cannot run: the message is one line and names the file."""
 
 
@@ -143,7 +146,7 @@ def load_sweep(path, out_root=None):
 
 def parameter_defaults(notebook):
     """The literal defaults of the notebook's cell tagged ``parameters`` (empty if none)."""
-    from ..report.pipeline import read_notebook
+    from scratchnet.report.pipeline import read_notebook
 
     for cell in read_notebook(notebook).cells:
         if "parameters" in cell.metadata.get("tags", []):
@@ -164,7 +167,7 @@ def run_point(notebook, out_dir, pid, params, cwd, timeout=None):
     """Execute one point with papermill, each cell limited to ``timeout`` seconds (default
     :func:`scratchnet.report.pipeline.cell_timeout`); return (pid, error or None, seconds). Never
     raises."""
-    from ..report.pipeline import cell_timeout, describe_failure, execute, read_notebook
+    from scratchnet.report.pipeline import cell_timeout, describe_failure, execute, read_notebook
 
     # One BLAS thread per point: the points are the parallelism, and a point's numbers must not
     # depend on where it ran (Dask's workers are limited to one thread; the kernel inherits this).
@@ -218,15 +221,32 @@ def run_sweep(sweep, workers=None, scheduler=None, progress=None, log=None, time
         from distributed import Client
 
         with Client(scheduler) as client, client.get_executor() as executor:
-            _collect(executor, args, outcome, bar)
+            _collect(executor, _ByValue(run_point), args, outcome, bar)
     else:
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as executor:
-            _collect(executor, args, outcome, bar)
+            _collect(executor, run_point, args, outcome, bar)
     return outcome
 
 
-def _collect(executor, args, outcome, bar):
-    futures = [executor.submit(run_point, *a) for a in args]
+class _ByValue:
+    """``fn``, pickled whole: Dask's scheduler and workers have scratchnet but not this file on
+    their path, so they could not import it by name."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __reduce__(self):
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        return cloudpickle.loads, (cloudpickle.dumps(self.fn),)
+
+
+def _collect(executor, fn, args, outcome, bar):
+    futures = [executor.submit(fn, *a) for a in args]
     for future in as_completed(futures):
         pid, error, _ = future.result()
         outcome.ran.append(pid)
@@ -359,23 +379,9 @@ def summary_figure(sweep, rows, metric="val_acc"):
     return fig
 
 
-def run_figure(result):
-    """Train and validation accuracy per epoch of one run (a result dict of scratchnet.runs)."""
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in result["history"]]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(epochs, [row["train_acc"] for row in result["history"]], label="train")
-    ax.plot(epochs, [row["val_acc"] for row in result["history"]], label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
-    ax.legend()
-    return fig
-
-
 def main(args):
     """``scratchnet sweep FILE``: run, then aggregate; exit 1 when a point failed."""
-    from ..report.pipeline import PipelineError, cell_timeout
+    from scratchnet.report.pipeline import PipelineError, cell_timeout
 
     sweep = load_sweep(args.file)
     try:
