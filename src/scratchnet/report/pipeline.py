@@ -1,21 +1,15 @@
-"""The report's pipeline: execute each notebook with papermill, merge them, render one PDF.
+"""The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``python -m scratchnet.report.pipeline run SRC OUT [--quick]`` executes one source notebook into its
-build copy (the Makefile has one rule per notebook, so ``make -j2`` runs them side by side);
-``python -m scratchnet.report.pipeline render OUT.pdf EXECUTED... [--html OUT.html]`` merges the
-executed notebooks, in the order given, into one notebook and renders it through nbconvert's
-LaTeX route and xelatex, and through nbconvert's HTML exporter into one page that needs nothing
-from outside (images embedded, KaTeX inlined).
+``run SRC OUT [--quick]`` executes one notebook into its build copy (one Makefile rule each, so
+``make -j2`` runs two side by side); a cell over ``$SCRATCHNET_CELL_TIMEOUT`` seconds fails it.
+``render OUT.pdf EXECUTED... [--html OUT.html]`` merges the executed notebooks in order and
+renders them with nbconvert, through LaTeX and xelatex, and into one HTML page that loads nothing
+(images embedded, KaTeX inlined).
 
-Every cell has a time limit, ``$SCRATCHNET_CELL_TIMEOUT`` seconds (default
-:data:`DEFAULT_CELL_TIMEOUT`): a cell over it fails its notebook like an exception does.
-
-The conventions the notebooks follow, and this module relies on:
-
-* cell 1 is markdown opening with ``# <section title>``: one section of the report each;
-* a cell tagged ``parameters`` holds ``quick`` and ``results_path`` among its literal defaults;
-* figures come from :func:`scratchnet.report.show_figure`, whose PNG output carries
-  ``{"caption": ..., "name": ...}`` in its metadata: the template makes each a numbered figure.
+What the notebooks follow: cell 1 is markdown opening with ``# <section title>``; the cell tagged
+``parameters`` holds ``quick`` and ``results_path``; figures come from
+:func:`scratchnet.report.show_figure`, whose PNG output's metadata carries its ``caption`` and
+``name``, and the templates make each a numbered figure.
 """
 import argparse
 import datetime
@@ -85,12 +79,8 @@ def cell_timeout(environ=None):
     return int(math.ceil(seconds))
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading notebooks
-
-
 def read_notebook(path):
-    """Read a notebook (nbformat 4) from ``path``."""
+    """The notebook at ``path``, as nbformat 4."""
     import nbformat
 
     return nbformat.read(str(path), as_version=4)
@@ -132,10 +122,6 @@ def error_outputs(nb):
 def parameters_used(nb):
     """The parameters papermill injected into an executed notebook (empty dict if none)."""
     return dict(nb.metadata.get("papermill", {}).get("parameters", {}) or {})
-
-
-# ---------------------------------------------------------------------------------------------
-# Executing one notebook
 
 
 def results_path_for(out):
@@ -239,8 +225,7 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
 def execute(src, out, parameters, cwd, timeout):
     """papermill's execution of ``src`` into ``out``, each cell limited to ``timeout`` seconds.
 
-    A failing or timed-out cell raises; the caller says so in one line, so papermill's and
-    nbclient's own log lines about it stay quiet.
+    A failing cell raises, and the caller says so in one line: papermill's own log stays quiet.
     """
     import papermill
 
@@ -259,15 +244,11 @@ def execute(src, out, parameters, cwd, timeout):
 
 
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
-    """Execute the notebook ``src`` with papermill into ``out``; return the seconds it took.
+    """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
 
-    The kernel runs in ``cwd`` (the repo root) with ``quick`` and ``results_path`` (``out`` with
-    ``.json``, removed first so no stale key survives) as parameters; each cell may run
-    ``timeout`` seconds (default :func:`cell_timeout`). The executed copy is
-    written to a temporary name and moved to ``out`` only on success, so a build tool never
-    takes a failed run for an up-to-date one. On failure the partial copy goes to
-    ``failed/<name>`` beside ``out``, a one-line message to ``failed/<stem>.txt``, and
-    :class:`PipelineError` is raised with that message.
+    The results JSON (``out`` with ``.json``) is removed first, so no stale key survives. The copy
+    reaches ``out`` only on success, so make never takes a failed run for a done one; on failure
+    it goes to :func:`failure_paths`, with the one-line message :class:`PipelineError` raises.
     """
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
@@ -303,20 +284,15 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     return seconds
 
 
-# ---------------------------------------------------------------------------------------------
-# Merging
-
-
 def _fresh_id():
     return uuid.uuid4().hex[:12]
 
 
 def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
-    """One notebook holding the cells of ``notebooks`` in order, each cell with a fresh id.
+    """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id.
 
-    ``metadata.title`` and ``metadata.authors`` (``[{"name": ...}]``) give the title page;
-    ``metadata.scratchnet`` records the sources (``names``), the sections, whether any notebook
-    ran in quick mode, and whatever ``extra`` holds. The inputs are not modified.
+    ``metadata.title`` and ``authors`` make the title page; ``metadata.scratchnet`` holds the
+    ``sources`` (``names``), the ``sections``, ``quick`` (any notebook ran quick) and ``extra``.
     """
     import copy
 
@@ -376,12 +352,8 @@ def source_appendix(paths, *, title="Appendix: the package source"):
 
 
 def prepare_for_pdf(nb):
-    """Drop what has no place in the PDF body; return the number of outputs dropped.
-
-    Kept: markdown cells, figures, ``Markdown`` displays, stdout. Dropped: stderr (warnings and
-    progress noise; it stays in the executed notebooks), and results that are plain text only
-    (the echo of a cell's last expression, such as the path ``show_figure`` returns).
-    """
+    """Drop stderr (warnings, progress) and plain-text results (a cell's echoed last value,
+    such as the path ``show_figure`` returns) from the code cells; return how many."""
     dropped = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -396,10 +368,6 @@ def prepare_for_pdf(nb):
                 kept.append(out)
         cell["outputs"] = kept
     return dropped
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering
 
 
 def number_figures(nb):
@@ -455,9 +423,8 @@ def claims_summary(claims):
 
 
 def check_stamps(current, recorded):
-    """Refuse to put ``current`` on the title page when a notebook's numbers were computed on
-    something else (another NumPy, BLAS, CPU or data file); return the BLAS thread counts the
-    notebooks ran with."""
+    """The BLAS thread counts the notebooks ran with; raises when a notebook's numbers were
+    computed on another environment (NumPy, BLAS, CPU, data...) than ``current``, the title's."""
     from .stamp import environment
 
     mine = environment(current)
@@ -524,8 +491,7 @@ def compile_latex(tex_path, *, runs=MAX_LATEX_RUNS):
 
 
 def katex_assets(folder=None):
-    """KaTeX's CSS (fonts inlined as data URIs), its script and the auto-render extension, read
-    from a package's copy (Debian's libjs-katex, or ``$SCRATCHNET_KATEX``): never a CDN."""
+    """KaTeX's CSS (fonts inlined), script and auto-render, from a package's copy, never a CDN."""
     import base64
 
     folder = Path(folder or os.environ.get("SCRATCHNET_KATEX") or KATEX_DIR)
@@ -572,8 +538,7 @@ def _unique_ids(soup):
 
 
 def add_contents(html):
-    """The page's table of contents, from its section (h1) and subsection (h2) headings, put
-    into its ``nav#contents``."""
+    """``html`` with a table of contents of its h1 and h2 headings in its ``nav#contents``."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, features="html.parser")
@@ -604,8 +569,7 @@ def add_contents(html):
 
 
 def to_html(nb, template=HTML_TEMPLATE, katex=None):
-    """The notebook ``nb`` as one HTML page that loads nothing: figures, styles and KaTeX
-    inside it, no code cells, a table of contents."""
+    """``nb`` as one page that loads nothing (figures, styles, KaTeX inside), without code."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_file=str(template), exclude_input=True,
@@ -618,16 +582,12 @@ def to_html(nb, template=HTML_TEMPLATE, katex=None):
 
 def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, title=TITLE,
            authors=AUTHORS, log=sys.stderr):
-    """Merge the executed notebooks ``executed`` (in order) and render them to ``out_pdf`` and,
-    when given, to the page ``out_html``.
+    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``).
 
-    Writes the merged notebook (``report.ipynb``), the LaTeX source, figures, log and the HTML
-    page into ``build_dir`` (default ``build/report``), then moves the outputs into place at
-    the end, each in one step, so a half-written report never exists under their names. Raises
-    :class:`PipelineError` when a notebook holds an error output, a section title is missing,
-    a notebook's results were computed on another environment than the stamp says, or
-    xelatex fails. Returns a dict of what was rendered (sections, figures, pages when pdfinfo
-    is present).
+    The work happens in ``build_dir`` (default ``build/report``); each output is moved into place
+    in one step at the end, so no half-written report ever has its name. Raises on an error
+    output, a missing section title, a stamp the numbers were not computed on, or TeX's failure;
+    returns the merged metadata with the pages (when pdfinfo exists) and the seconds.
     """
     from .stamp import git_repository, stamp, stamp_lines
 
@@ -707,27 +667,21 @@ def _page_count(pdf):
     return int(match.group(1)) if match else None
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
 def main(argv=None):
     """``python -m scratchnet.report.pipeline run|render ...``; exit 1 with one ``error:`` line."""
     parser = argparse.ArgumentParser(prog="python -m scratchnet.report.pipeline",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="execute one notebook with papermill")
-    run_p.add_argument("src", help="source notebook, e.g. notebooks/00_data.ipynb")
-    run_p.add_argument("out", help="executed copy, e.g. build/notebooks/00_data.ipynb")
+    run_p = sub.add_parser("run", help="execute one notebook")
+    run_p.add_argument("src", help="e.g. notebooks/00_data.ipynb")
+    run_p.add_argument("out", help="e.g. build/notebooks/00_data.ipynb")
     run_p.add_argument("--quick", action="store_true", help="pass quick=True (small sizes)")
-    render_p = sub.add_parser("render", help="merge executed notebooks and render the PDF")
-    render_p.add_argument("out", help="the PDF to write, e.g. report/report.pdf")
+    render_p = sub.add_parser("render", help="merge executed notebooks, render PDF and page")
+    render_p.add_argument("out", help="the PDF, e.g. report/report.pdf")
     render_p.add_argument("executed", nargs="+", help="executed notebooks, in report order")
-    render_p.add_argument("--html", help="also write the report as one HTML page here, "
-                          "e.g. report/report.html")
-    render_p.add_argument("--no-appendix", action="store_true",
-                          help="leave out the appendix with the package source")
+    render_p.add_argument("--html", help="the page, e.g. report/report.html")
+    render_p.add_argument("--no-appendix", action="store_true", help="leave out the core's source")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
