@@ -32,10 +32,6 @@ TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
 HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
 AUTHORS = ("The scratchnet team",)
-FAILED_DIR = "failed"
-
-# xelatex runs until the cross-references settle (the table of contents needs two), at most this.
-MAX_LATEX_RUNS = 4
 
 # The longest cell of the full report takes about two minutes here: half an hour is a hang.
 DEFAULT_CELL_TIMEOUT = 1800
@@ -101,15 +97,18 @@ def section_title(nb):
     return None
 
 
-def image_outputs(nb):
-    """The ``show_figure`` outputs of ``nb``: (caption, name) of each PNG output with a caption."""
-    found = []
+def _figures(nb):
+    """The metadata of each ``show_figure`` output of ``nb`` (a PNG with a caption), in order."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             meta = output.get("metadata", {}).get("image/png", {})
             if "image/png" in output.get("data", {}) and meta.get("caption"):
-                found.append((meta["caption"], meta.get("name")))
-    return found
+                yield meta
+
+
+def image_outputs(nb):
+    """(caption, name) of each ``show_figure`` output of ``nb``."""
+    return [(meta["caption"], meta.get("name")) for meta in _figures(nb)]
 
 
 def error_outputs(nb):
@@ -117,11 +116,6 @@ def error_outputs(nb):
     return [(i, f"{out.get('ename')}: {out.get('evalue')}")
             for i, cell in enumerate(nb.cells, 1)
             for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-
-
-def parameters_used(nb):
-    """The parameters papermill injected into an executed notebook (empty dict if none)."""
-    return dict(nb.metadata.get("papermill", {}).get("parameters", {}) or {})
 
 
 def results_path_for(out):
@@ -132,13 +126,8 @@ def results_path_for(out):
 def failure_paths(out):
     """(failed executed copy, one-line message file) of a notebook executed to ``out``."""
     out = Path(out)
-    folder = out.parent / FAILED_DIR
+    folder = out.parent / "failed"
     return folder / out.name, folder / f"{out.stem}.txt"
-
-
-def _failed_cell(src_nb, err):
-    """Cell number (from 1) in the source notebook of the cell that raised ``err``."""
-    return _source_cell(src_nb, getattr(err, "source", ""))
 
 
 def _source_cell(src_nb, source):
@@ -211,7 +200,7 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
         return (f"{_rel(src)} failed in {where}: the cell ran over the time limit of {limit} "
                 f"per cell ({TIMEOUT_VARIABLE}, or make report CELL_TIMEOUT=SECONDS, sets it)")
     if isinstance(err, PapermillExecutionError):
-        cell = _failed_cell(src_nb, err) if src_nb is not None else None
+        cell = _source_cell(src_nb, err.source) if src_nb is not None else None
         where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
         number, text = _failed_line(err.traceback)
         if number is None:
@@ -284,10 +273,6 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     return seconds
 
 
-def _fresh_id():
-    return uuid.uuid4().hex[:12]
-
-
 def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id.
 
@@ -309,17 +294,13 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
             merged.metadata[key] = copy.deepcopy(first[key])
     merged.metadata["title"] = title
     merged.metadata["authors"] = [{"name": name} for name in authors]
-    seen = set()
     for nb in notebooks:
-        for cell in nb.cells:
-            cell = copy.deepcopy(cell)
-            new_id = _fresh_id()
-            while new_id in seen:
-                new_id = _fresh_id()
-            seen.add(new_id)
-            cell["id"] = new_id
+        for cell in copy.deepcopy(nb.cells):
+            # Copies of one template share ids; 122 random bits make each fresh one unique.
+            cell["id"] = uuid.uuid4().hex
             merged.cells.append(cell)
-    quick = any(bool(parameters_used(nb).get("quick")) for nb in notebooks)
+    quick = any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
+                for nb in notebooks)
     merged.metadata["scratchnet"] = {
         "sources": names,
         "sections": [section_title(nb) for nb in notebooks],
@@ -374,37 +355,26 @@ def number_figures(nb):
     """Number the ``show_figure`` outputs in order (``metadata["image/png"]["number"]``), as
     LaTeX numbers its figures, so the HTML page says the same "Figure N"; return the count."""
     count = 0
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            meta = output.get("metadata", {}).get("image/png", {})
-            if "image/png" in output.get("data", {}) and meta.get("caption"):
-                count += 1
-                meta["number"] = count
+    for count, meta in enumerate(_figures(nb), 1):
+        meta["number"] = count
     return count
 
 
-def recorded_stamps(executed):
-    """{notebook: the stamp its results JSON records} of the executed notebooks that wrote one."""
-    found = {}
+def _recorded(executed):
+    """(notebook, its results JSON) of each executed notebook that wrote a readable one."""
     for path in executed:
-        results = results_path_for(path)
         try:
-            found[_rel(path)] = json.loads(results.read_text())["stamp"]
-        except (OSError, ValueError, KeyError, TypeError):
+            results = json.loads(results_path_for(path).read_text())
+        except (OSError, ValueError):
             continue
-    return found
+        if isinstance(results, dict):
+            yield _rel(path), results
 
 
 def recorded_claims(executed):
     """[(notebook, claim)] of every claim the executed notebooks' results JSON records."""
-    found = []
-    for path in executed:
-        try:
-            claims = json.loads(results_path_for(path).read_text()).get("claims") or []
-        except (OSError, ValueError, AttributeError):
-            continue
-        found += [(_rel(path), claim) for claim in claims]
-    return found
+    return [(name, claim) for name, results in _recorded(executed)
+            for claim in results.get("claims") or []]
 
 
 def claims_summary(claims):
@@ -469,8 +439,9 @@ def missing_characters(log_text):
     return sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log_text)))
 
 
-def compile_latex(tex_path, *, runs=MAX_LATEX_RUNS):
-    """Run xelatex on ``tex_path`` in its folder until the references settle; return the log."""
+def compile_latex(tex_path, *, runs=4):
+    """Run xelatex on ``tex_path`` in its folder until the references settle (the contents need
+    two runs), at most ``runs`` times; return the log."""
     tex_path = Path(tex_path)
     if shutil.which("xelatex") is None:
         raise PipelineError("xelatex not found: run tools/ensure-tex.sh (make report does)")
@@ -524,25 +495,20 @@ def katex_assets(folder=None):
                                  "contrib/auto-render.js").read_text()}
 
 
-def _unique_ids(soup):
-    """Make the heading ids unique (two sections may both have a "Summary"), anchors to match."""
-    seen = {}
-    for heading in soup.select("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]"):
-        base = heading["id"]
-        seen[base] = seen.get(base, 0) + 1
-        if seen[base] > 1:
-            new = f"{base}-{seen[base]}"
-            heading["id"] = new
-            for link in heading.select("a.anchor-link"):
-                link["href"] = f"#{new}"
-
-
 def add_contents(html):
     """``html`` with a table of contents of its h1 and h2 headings in its ``nav#contents``."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, features="html.parser")
-    _unique_ids(soup)
+    # Two sections may both have a "Summary": number the second id, and its anchor with it.
+    seen = {}
+    for heading in soup.select("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]"):
+        base = heading["id"]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            heading["id"] = f"{base}-{seen[base]}"
+            for link in heading.select("a.anchor-link"):
+                link["href"] = f"#{heading['id']}"
     nav = soup.select_one("nav#contents")
     if nav is None:
         raise PipelineError("the HTML template has no nav#contents for the table of contents")
@@ -610,7 +576,8 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
                                 "level-1 heading '# <section title>'")
         notebooks.append(nb)
     current = stamp()
-    threads = check_stamps(current, recorded_stamps(executed))
+    threads = check_stamps(current, {name: results["stamp"] for name, results
+                                     in _recorded(executed) if results.get("stamp")})
     built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     merged = merge(notebooks, title=title, authors=authors, names=[_rel(p) for p in executed],
                    extra={"commit": current["commit"], "repository": git_repository(),
@@ -619,9 +586,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
                                           stamp_lines(current, threads=threads or None)]})
     if appendix:
         sources = [REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE]
-        for cell in source_appendix(sources):
-            cell["id"] = _fresh_id()
-            merged.cells.append(cell)
+        merged.cells += source_appendix(sources)
     merged.metadata["scratchnet"]["figures"] = number_figures(merged)
     merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
 
