@@ -51,11 +51,11 @@ def _one_line(text, limit=240):
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _rel(path):
-    """``path`` relative to the repo when it is inside it, for messages."""
+def _rel(path, root=REPO):
+    """``path`` relative to ``root`` (the repo, for messages) when it is inside it."""
     path = Path(path).resolve()
     try:
-        return str(path.relative_to(REPO))
+        return str(path.relative_to(Path(root).resolve()))
     except ValueError:
         return str(path)
 
@@ -63,16 +63,14 @@ def _rel(path):
 def cell_timeout(environ=None):
     """Seconds a cell may run: ``$SCRATCHNET_CELL_TIMEOUT``, else :data:`DEFAULT_CELL_TIMEOUT`."""
     text = (os.environ if environ is None else environ).get(TIMEOUT_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_CELL_TIMEOUT
     try:
-        seconds = float(text)
+        seconds = float(text or DEFAULT_CELL_TIMEOUT)
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds >= 1):
         raise PipelineError(f"{TIMEOUT_VARIABLE}={text!r}: expected the seconds a cell may run, "
                             "a number >= 1 (make report CELL_TIMEOUT=SECONDS)")
-    return int(math.ceil(seconds))
+    return math.ceil(seconds)
 
 
 def read_notebook(path):
@@ -84,17 +82,10 @@ def read_notebook(path):
 
 def section_title(nb):
     """The text of the level-1 heading that opens the notebook's first markdown cell, or None."""
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            match = re.match(r"#\s+(.+?)\s*#*\s*$", line)
-            if match:
-                return match.group(1)
-            if line.strip():
-                return None
-        return None
-    return None
+    cell = next((cell for cell in nb.cells if cell.cell_type == "markdown"), None)
+    lines = [line for line in cell.source.splitlines() if line.strip()] if cell else []
+    match = re.match(r"#\s+(.+?)\s*#*\s*$", lines[0]) if lines else None
+    return match.group(1) if match else None
 
 
 def _figures(nb):
@@ -125,39 +116,40 @@ def results_path_for(out):
 
 def failure_paths(out):
     """(failed executed copy, one-line message file) of a notebook executed to ``out``."""
-    out = Path(out)
-    folder = out.parent / "failed"
-    return folder / out.name, folder / f"{out.stem}.txt"
+    folder = Path(out).parent / "failed"
+    return folder / Path(out).name, folder / f"{Path(out).stem}.txt"
 
 
 def _source_cell(src_nb, source):
-    """Cell number (from 1) of the code cell of ``src_nb`` whose source is ``source``."""
-    source = (source or "").strip()
+    """Number (from 1) of the code cell of ``src_nb`` whose source is ``source``, or None."""
+    if src_nb is None or not source:
+        return None
     for i, cell in enumerate(src_nb.cells, 1):
-        if cell.cell_type == "code" and cell.source.strip() == source:
+        if cell.cell_type == "code" and cell.source.strip() == source.strip():
             return i
     return None
 
 
-def _timed_out_cell(partial_nb):
-    """(source, traceback) of the cell a timeout stopped, in a partly executed notebook.
+def _timed_out_cell(partial):
+    """(source, traceback) of the cell a timeout stopped, read from the partly executed copy.
 
     The kernel is interrupted when it is shut down, so that cell holds the KeyboardInterrupt;
     failing that, it is the last cell papermill started.
     """
-    started = None
-    for cell in partial_nb.cells:
+    try:
+        cells = read_notebook(partial).cells if partial is not None else []
+    except Exception:  # no copy, or an unreadable one: the message names no cell
+        cells = []
+    started = None, None
+    for cell in cells:
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 return cell.source, out.get("traceback")
         if cell.metadata.get("papermill", {}).get("start_time"):
-            started = cell
-    return (started.source, None) if started is not None else (None, None)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+            started = cell.source, None
+    return started
 
 
 def _failed_line(traceback):
@@ -165,9 +157,8 @@ def _failed_line(traceback):
 
     The traceback's first frame is the cell ("Cell In[4], line 2"), where "---->" marks the line.
     """
-    lines = _ANSI.sub("", "\n".join(traceback or [])).splitlines()
     in_cell = False
-    for line in lines:
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or [])).splitlines():
         in_cell = in_cell or line.startswith("Cell In[")
         match = re.match(r"^-+>\s*(\d+)\s(.*)$", line)
         if in_cell and match:
@@ -178,20 +169,14 @@ def _failed_line(traceback):
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
     """One line naming the notebook, the cell (and its line) and the exception of a failure.
 
-    For a cell over the time limit ``timeout``, ``partial`` (the partly executed notebook's
-    path) tells which cell it was.
+    For a cell over the time limit ``timeout``, the partly executed copy ``partial`` tells which.
     """
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(err, CellTimeoutError):
-        source, traceback = None, None
-        if partial is not None and Path(partial).exists():
-            try:
-                source, traceback = _timed_out_cell(read_notebook(partial))
-            except Exception:  # an unreadable partial copy still leaves the message below
-                pass
-        cell = _source_cell(src_nb, source) if src_nb is not None and source else None
+        source, traceback = _timed_out_cell(partial)
+        cell = _source_cell(src_nb, source)
         number, text = _failed_line(traceback)
         where = f"cell {cell}" if cell else "a cell"
         if number is not None:
@@ -200,11 +185,11 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
         return (f"{_rel(src)} failed in {where}: the cell ran over the time limit of {limit} "
                 f"per cell ({TIMEOUT_VARIABLE}, or make report CELL_TIMEOUT=SECONDS, sets it)")
     if isinstance(err, PapermillExecutionError):
-        cell = _source_cell(src_nb, err.source) if src_nb is not None else None
+        cell = _source_cell(src_nb, err.source)
         where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
         number, text = _failed_line(err.traceback)
         if number is None:
-            number, text = 1, next((line.strip() for line in (err.source or "").splitlines()
+            number, text = 1, next((line for line in (err.source or "").splitlines()
                                     if line.strip()), "")
         return (f"{_rel(src)} failed in {where}, line {number} ({_one_line(text, 60)!r}): "
                 f"{err.ename}: {_one_line(err.evalue, 160)}")
@@ -242,20 +227,15 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    failed_nb, failed_msg = failure_paths(out)
-    for stale in (out, failed_nb, failed_msg, results_path_for(out)):
-        stale.unlink(missing_ok=True)
     results = results_path_for(out)
-    try:
-        results_param = str(results.resolve().relative_to(Path(cwd).resolve()))
-    except ValueError:
-        results_param = str(results.resolve())
+    failed_nb, failed_msg = failure_paths(out)
+    for stale in (out, failed_nb, failed_msg, results):
+        stale.unlink(missing_ok=True)
     tmp = out.parent / f".{out.stem}.{os.getpid()}.partial.ipynb"
-    mode = "quick" if quick else "full"
-    print(f"run     {_rel(src)} ({mode})", file=log, flush=True)
+    print(f"run     {_rel(src)} ({'quick' if quick else 'full'})", file=log, flush=True)
     start = time.perf_counter()
     try:
-        execute(src, tmp, {"quick": bool(quick), "results_path": results_param}, cwd, timeout)
+        execute(src, tmp, {"quick": bool(quick), "results_path": _rel(results, cwd)}, cwd, timeout)
     except Exception as err:
         message = describe_failure(src, err, read_notebook(src), partial=tmp, timeout=timeout)
         failed_nb.parent.mkdir(parents=True, exist_ok=True)
