@@ -12,6 +12,8 @@ What the notebooks follow: cell 1 is markdown opening with ``# <section title>``
 ``name``, and the templates make each a numbered figure.
 """
 import argparse
+import base64
+import copy
 import datetime
 import json
 import logging
@@ -25,8 +27,10 @@ import time
 import uuid
 from pathlib import Path
 
-from ..files import copy_atomic
-from ..files import REPO
+import nbformat
+
+from ..files import REPO, copy_atomic
+from .stamp import environment, git_repository, stamp, stamp_lines
 
 TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
 HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
@@ -75,8 +79,6 @@ def cell_timeout(environ=None):
 
 def read_notebook(path):
     """The notebook at ``path``, as nbformat 4."""
-    import nbformat
-
     return nbformat.read(str(path), as_version=4)
 
 
@@ -259,10 +261,6 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     ``metadata.title`` and ``authors`` make the title page; ``metadata.scratchnet`` holds the
     ``sources`` (``names``), the ``sections``, ``quick`` (any notebook ran quick) and ``extra``.
     """
-    import copy
-
-    import nbformat
-
     notebooks = list(notebooks)
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
@@ -296,8 +294,6 @@ CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 
 def source_appendix(paths, *, title="Appendix: the package source"):
     """Markdown cells listing the files ``paths``: a heading, then each file as a code block."""
-    import nbformat
-
     intro = ("The core of the `scratchnet` package, the maths and the training loop, as it was "
              "when this report was built. The rest (the data sets, this report's pipeline and "
              "figures, the command line, the bench and the sweep runner) is in the repository "
@@ -375,8 +371,6 @@ def claims_summary(claims):
 def check_stamps(current, recorded):
     """The BLAS thread counts the notebooks ran with; raises when a notebook's numbers were
     computed on another environment (NumPy, BLAS, CPU, data...) than ``current``, the title's."""
-    from .stamp import environment
-
     mine = environment(current)
     threads = set()
     for name, other in recorded.items():
@@ -443,8 +437,6 @@ def compile_latex(tex_path, *, runs=4):
 
 def katex_assets(folder=None):
     """KaTeX's CSS (fonts inlined), script and auto-render, from a package's copy, never a CDN."""
-    import base64
-
     folder = Path(folder or os.environ.get("SCRATCHNET_KATEX") or KATEX_DIR)
 
     def first(*names):
@@ -535,8 +527,6 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     output, a missing section title, a stamp the numbers were not computed on, or TeX's failure;
     returns the merged metadata with the pages (when pdfinfo exists) and the seconds.
     """
-    from .stamp import git_repository, stamp, stamp_lines
-
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
     out_pdf = Path(out_pdf)
@@ -569,9 +559,6 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
         merged.cells += source_appendix(sources)
     merged.metadata["scratchnet"]["figures"] = number_figures(merged)
     merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
-
-    import nbformat
-
     if build_dir.exists():
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
