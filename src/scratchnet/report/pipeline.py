@@ -266,10 +266,9 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
         raise PipelineError("nothing to merge: no executed notebooks given")
     names = list(names) if names is not None else [f"notebook {i}" for i in range(len(notebooks))]
     merged = nbformat.v4.new_notebook()
-    first = notebooks[0].metadata
     for key in ("kernelspec", "language_info"):
-        if key in first:
-            merged.metadata[key] = copy.deepcopy(first[key])
+        if key in notebooks[0].metadata:
+            merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
     merged.metadata["title"] = title
     merged.metadata["authors"] = [{"name": name} for name in authors]
     for nb in notebooks:
@@ -279,12 +278,9 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
             merged.cells.append(cell)
     quick = any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
                 for nb in notebooks)
-    merged.metadata["scratchnet"] = {
-        "sources": names,
-        "sections": [section_title(nb) for nb in notebooks],
-        "quick": quick,
-        **(extra or {}),
-    }
+    merged.metadata["scratchnet"] = {"sources": names,
+                                     "sections": [section_title(nb) for nb in notebooks],
+                                     "quick": quick, **(extra or {})}
     return merged
 
 
@@ -299,8 +295,7 @@ def source_appendix(paths, *, title="Appendix: the package source"):
              "figures, the command line, the bench and the sweep runner) is in the repository "
              "whose address and commit the title page gives.")
     cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}")]
-    for path in paths:
-        path = Path(path)
+    for path in map(Path, paths):
         text = path.read_text().rstrip("\n")
         fence = "~~~~" if "```" in text else "```"
         cells.append(nbformat.v4.new_markdown_cell(
@@ -315,15 +310,10 @@ def prepare_for_pdf(nb):
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        kept = []
-        for out in cell.get("outputs", []):
-            plain_result = (out.get("output_type") == "execute_result"
-                            and set(out.get("data", {})) <= {"text/plain"})
-            if (out.get("output_type") == "stream" and out.get("name") == "stderr") or plain_result:
-                dropped += 1
-            else:
-                kept.append(out)
-        cell["outputs"] = kept
+        kept = [out for out in cell.outputs if out.get("name") != "stderr" and not (
+                out.output_type == "execute_result" and set(out.data) <= {"text/plain"})]
+        dropped += len(cell.outputs) - len(kept)
+        cell.outputs = kept
     return dropped
 
 
@@ -357,14 +347,13 @@ def claims_summary(claims):
     """One phrase for the build's last line: how many claims, and which this build contradicts."""
     if not claims:
         return ""
-    contradicted = [f"{nb}: {c.get('text')}" for nb, c in claims if c.get("holds") is False]
-    unchecked = sum(c.get("holds") is None for _, c in claims)
     count = f"{len(claims)} claim{'s' if len(claims) != 1 else ''}"
-    if unchecked == len(claims):
+    if all(c.get("holds") is None for _, c in claims):
         return f", {count} not checked"
+    contradicted = [f"{nb}: {c.get('text')}" for nb, c in claims if c.get("holds") is False]
     if contradicted:
-        return (f", {count}, {len(contradicted)} CONTRADICTED by this build ("
-                + "; ".join(contradicted) + ")")
+        return (f", {count}, {len(contradicted)} CONTRADICTED by this build "
+                f"({'; '.join(contradicted)})")
     return f", {count}, all hold" if len(claims) > 1 else f", {count}, which holds"
 
 
@@ -390,7 +379,6 @@ def to_latex(nb, template=TEMPLATE):
 
     exporter = LatexExporter(template_file=str(template), exclude_input=True,
                              exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.raw_mimetypes = ["text/latex", ""]
     latex, resources = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(REPO)}})
     return latex, resources.get("outputs", {})
 
@@ -398,14 +386,10 @@ def to_latex(nb, template=TEMPLATE):
 def _latex_errors(log_text, limit=3):
     """The first TeX error lines ("! ..." or "file:line: ...") of a log, joined into one line."""
     lines = log_text.splitlines()
-    found = []
-    for i, line in enumerate(lines):
-        if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line):
-            context = " ".join(part.strip() for part in lines[i + 1:i + 3] if part.strip())
-            found.append(f"{line.strip()} {context}".strip())
-        if len(found) >= limit:
-            break
-    return "; ".join(found) or "no error line found in the log"
+    found = [" ".join(part.strip() for part in lines[i:i + 3] if part.strip())
+             for i, line in enumerate(lines)
+             if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line)]
+    return "; ".join(found[:limit]) or "no error line found in the log"
 
 
 def missing_characters(log_text):
@@ -439,15 +423,13 @@ def katex_assets(folder=None):
     """KaTeX's CSS (fonts inlined), script and auto-render, from a package's copy, never a CDN."""
     folder = Path(folder or os.environ.get("SCRATCHNET_KATEX") or KATEX_DIR)
 
-    def first(*names):
-        found = next((folder / n for n in names if (folder / n).is_file()), None)
-        if found is None:
-            raise PipelineError(f"KaTeX not found in {folder} (no {names[0]}): install Debian's "
-                                "libjs-katex (tools/ensure-tex.sh does) or set SCRATCHNET_KATEX "
-                                "to a KaTeX dist folder")
-        return found
-
-    css = first("katex.min.css", "katex.css").read_text()
+    def read(*names):
+        for name in names:
+            if (folder / name).is_file():
+                return (folder / name).read_text()
+        raise PipelineError(f"KaTeX not found in {folder} (no {names[0]}): install Debian's "
+                            "libjs-katex (tools/ensure-tex.sh does) or set SCRATCHNET_KATEX "
+                            "to a KaTeX dist folder")
 
     def inline(match):
         font = folder / match.group(1)
@@ -459,12 +441,12 @@ def katex_assets(folder=None):
     # Each @font-face lists woff2, woff and ttf; every browser that runs KaTeX reads woff2,
     # so only that one is kept, inlined.
     css = re.sub(r"url\((fonts/[^)]+\.woff2)\)\s*format\(['\"]woff2['\"]\)"
-                 r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline, css)
+                 r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline,
+                 read("katex.min.css", "katex.css"))
     if "url(fonts/" in css:
         raise PipelineError(f"{folder}: KaTeX's CSS names fonts that could not be inlined")
-    return {"css": css, "js": first("katex.min.js", "katex.js").read_text(),
-            "auto_render": first("contrib/auto-render.min.js",
-                                 "contrib/auto-render.js").read_text()}
+    return {"css": css, "js": read("katex.min.js", "katex.js"),
+            "auto_render": read("contrib/auto-render.min.js", "contrib/auto-render.js")}
 
 
 def add_contents(html):
@@ -487,21 +469,19 @@ def add_contents(html):
     outer = soup.new_tag("ol", attrs={"class": "sn-toc"})
     current = None
     for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
-        text = "".join(str(part) for part in heading.contents
-                       if getattr(part, "get", lambda *_: None)("class") != ["anchor-link"])
-        item = soup.new_tag("li")
+        anchors = heading.select("a.anchor-link")
+        text = "".join(str(part) for part in heading.contents if part not in anchors)
         link = soup.new_tag("a", href=f"#{heading['id']}")
         link.append(BeautifulSoup(text, features="html.parser"))
+        item = soup.new_tag("li")
         item.append(link)
         if heading.name == "h1" or current is None:
-            outer.append(item)
             current = item
+            outer.append(item)
         else:
-            sub = current.find("ol")
-            if sub is None:
-                sub = soup.new_tag("ol")
-                current.append(sub)
-            sub.append(item)
+            if current.ol is None:
+                current.append(soup.new_tag("ol"))
+            current.ol.append(item)
     nav.append(outer)
     return str(soup)
 
@@ -538,9 +518,8 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
         nb = read_notebook(path)
         errors = error_outputs(nb)
         if errors:
-            cell, what = errors[0]
-            raise PipelineError(f"{_rel(path)} has an error output in cell {cell}: "
-                                f"{_one_line(what, 160)}")
+            raise PipelineError(f"{_rel(path)} has an error output in cell {errors[0][0]}: "
+                                f"{_one_line(errors[0][1], 160)}")
         if not section_title(nb):
             raise PipelineError(f"{_rel(path)}: its first markdown cell does not open with a "
                                 "level-1 heading '# <section title>'")
@@ -555,8 +534,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
                           "stamp_lines": [list(line) for line in
                                           stamp_lines(current, threads=threads or None)]})
     if appendix:
-        sources = [REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE]
-        merged.cells += source_appendix(sources)
+        merged.cells += source_appendix(REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE)
     merged.metadata["scratchnet"]["figures"] = number_figures(merged)
     merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
     if build_dir.exists():
@@ -570,12 +548,10 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     tex_path.write_text(latex)
     for name, data in files.items():
         (build_dir / name).write_bytes(data)
-    latex_log = compile_latex(tex_path)
-    missing = missing_characters(latex_log)
+    missing = missing_characters(compile_latex(tex_path))
     if missing:
         raise PipelineError(f"the fonts lack {', '.join(missing)}: these would vanish from the "
                             f"PDF (log: {_rel(tex_path.with_suffix('.log'))})")
-
     copy_atomic(tex_path.with_suffix(".pdf"), out_pdf)
     if out_html is not None:
         copy_atomic(build_dir / "report.html", out_html)
