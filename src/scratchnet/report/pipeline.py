@@ -1,15 +1,10 @@
 """The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``run SRC OUT [--quick]`` executes one notebook into its build copy (one Makefile rule each, so
-``make -j2`` runs two side by side); a cell over ``$SCRATCHNET_CELL_TIMEOUT`` seconds fails it.
-``render OUT.pdf EXECUTED... [--html OUT.html]`` merges the executed notebooks in order and
-renders them with nbconvert, through LaTeX and xelatex, and into one HTML page that loads nothing
-(images embedded, KaTeX inlined).
-
-What the notebooks follow: cell 1 is markdown opening with ``# <section title>``; the cell tagged
-``parameters`` holds ``quick`` and ``results_path``; figures come from
-:func:`scratchnet.report.show_figure`, whose PNG output's metadata carries its ``caption`` and
-``name``, and the templates make each a numbered figure.
+``run SRC OUT [--quick]`` executes one notebook into its build copy (a Makefile rule each, so
+``make -j2`` runs two at once); ``render OUT.pdf EXECUTED... [--html OUT.html]`` merges them in
+order and renders them through xelatex, and into one page that loads nothing (KaTeX inlined).
+A notebook opens with a markdown ``# <section title>``, takes ``quick`` and ``results_path`` as
+parameters, and shows figures with :func:`scratchnet.report.show_figure` (caption in metadata).
 """
 import argparse
 import base64
@@ -36,13 +31,12 @@ TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
 HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
 AUTHORS = ("The scratchnet team",)
-
+# The core of the package, which the appendix lists: the maths and the training loop.
+CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 # The longest cell of the full report takes about two minutes here: half an hour is a hang.
 DEFAULT_CELL_TIMEOUT = 1800
 TIMEOUT_VARIABLE = "SCRATCHNET_CELL_TIMEOUT"
-
-# Where Debian's libjs-katex puts KaTeX; $SCRATCHNET_KATEX may name another KaTeX dist folder
-# (katex.min.js, katex.min.css, fonts/, contrib/auto-render*.js), e.g. npm's katex/dist.
+# Debian's libjs-katex; $SCRATCHNET_KATEX may name another KaTeX dist folder (npm's katex/dist).
 KATEX_DIR = "/usr/share/javascript/katex"
 
 
@@ -122,30 +116,15 @@ def failure_paths(out):
     return folder / Path(out).name, folder / f"{Path(out).stem}.txt"
 
 
-def _source_cell(src_nb, source):
-    """Number (from 1) of the code cell of ``src_nb`` whose source is ``source``, or None."""
-    if src_nb is None or not source:
-        return None
-    for i, cell in enumerate(src_nb.cells, 1):
-        if cell.cell_type == "code" and cell.source.strip() == source.strip():
-            return i
-    return None
-
-
 def _timed_out_cell(partial):
-    """(source, traceback) of the cell a timeout stopped, read from the partly executed copy.
-
-    The kernel is interrupted when it is shut down, so that cell holds the KeyboardInterrupt;
-    failing that, it is the last cell papermill started.
-    """
+    """(source, traceback) of the cell a timeout stopped, from the partly executed copy: the one
+    holding the KeyboardInterrupt of the kernel's shutdown, else the last one papermill started."""
     try:
         cells = read_notebook(partial).cells if partial is not None else []
     except Exception:  # no copy, or an unreadable one: the message names no cell
         cells = []
     started = None, None
-    for cell in cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in (cell for cell in cells if cell.cell_type == "code"):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 return cell.source, out.get("traceback")
@@ -155,54 +134,46 @@ def _timed_out_cell(partial):
 
 
 def _failed_line(traceback):
-    """(line number, text) of the line of the notebook cell that raised, from IPython's traceback.
-
-    The traceback's first frame is the cell ("Cell In[4], line 2"), where "---->" marks the line.
-    """
-    in_cell = False
-    for line in re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or [])).splitlines():
-        in_cell = in_cell or line.startswith("Cell In[")
-        match = re.match(r"^-+>\s*(\d+)\s(.*)$", line)
-        if in_cell and match:
-            return int(match.group(1)), match.group(2).strip()
-    return None, None
+    """(number, text) of the cell's line that raised, from IPython's traceback: its first frame
+    is the cell ("Cell In[4], line 2"), where "---->" marks the line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
+    match = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", text, re.M | re.S)
+    return (int(match.group(1)), match.group(2).strip()) if match else (None, None)
 
 
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
-    """One line naming the notebook, the cell (and its line) and the exception of a failure.
-
-    For a cell over the time limit ``timeout``, the partly executed copy ``partial`` tells which.
-    """
+    """One line naming the notebook, the cell (and its line) and the exception of a failure; for
+    a cell over the time limit ``timeout``, the partly executed copy ``partial`` tells which."""
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(err, CellTimeoutError):
         source, traceback = _timed_out_cell(partial)
-        cell = _source_cell(src_nb, source)
-        number, text = _failed_line(traceback)
-        where = f"cell {cell}" if cell else "a cell"
-        if number is not None:
-            where += f", line {number} ({_one_line(text, 60)!r})"
-        limit = f"{timeout} s" if timeout else "its limit"
-        return (f"{_rel(src)} failed in {where}: the cell ran over the time limit of {limit} "
+        where = "a cell"
+        what = (f"the cell ran over the time limit of {f'{timeout} s' if timeout else 'its limit'} "
                 f"per cell ({TIMEOUT_VARIABLE}, or make report CELL_TIMEOUT=SECONDS, sets it)")
-    if isinstance(err, PapermillExecutionError):
-        cell = _source_cell(src_nb, err.source)
-        where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
-        number, text = _failed_line(err.traceback)
-        if number is None:
-            number, text = 1, next((line for line in (err.source or "").splitlines()
-                                    if line.strip()), "")
-        return (f"{_rel(src)} failed in {where}, line {number} ({_one_line(text, 60)!r}): "
-                f"{err.ename}: {_one_line(err.evalue, 160)}")
-    return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
+    elif isinstance(err, PapermillExecutionError):
+        source, traceback = err.source, err.traceback
+        where = f"the cell In [{err.exec_count}]"
+        what = f"{err.ename}: {_one_line(err.evalue, 160)}"
+    else:
+        return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
+    cells = src_nb.cells if src_nb is not None and source else []
+    cell = next((i for i, c in enumerate(cells, 1)
+                 if c.cell_type == "code" and c.source.strip() == source.strip()), None)
+    where = f"cell {cell}" if cell else where
+    number, text = _failed_line(traceback)
+    if number is None and isinstance(err, PapermillExecutionError):
+        # A traceback without the cell's frame (a one-line _render_traceback_): its first line.
+        number, text = 1, next((line for line in (source or "").splitlines() if line.strip()), "")
+    if number is not None:
+        where += f", line {number} ({_one_line(text, 60)!r})"
+    return f"{_rel(src)} failed in {where}: {what}"
 
 
 def execute(src, out, parameters, cwd, timeout):
-    """papermill's execution of ``src`` into ``out``, each cell limited to ``timeout`` seconds.
-
-    A failing cell raises, and the caller says so in one line: papermill's own log stays quiet.
-    """
+    """papermill's run of ``src`` into ``out``, each cell within ``timeout`` seconds; a failing
+    cell raises, and as the caller says so in one line, papermill's own log stays quiet."""
     import papermill
 
     quiet = logging.getLogger("papermill")
@@ -222,9 +193,9 @@ def execute(src, out, parameters, cwd, timeout):
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
     """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
 
-    The results JSON (``out`` with ``.json``) is removed first, so no stale key survives. The copy
-    reaches ``out`` only on success, so make never takes a failed run for a done one; on failure
-    it goes to :func:`failure_paths`, with the one-line message :class:`PipelineError` raises.
+    The results JSON is removed first, so no stale key survives. The copy reaches ``out`` only on
+    success, so make never takes a failed run for a done one; else it goes to
+    :func:`failure_paths`, with the one-line message :class:`PipelineError` raises.
     """
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
@@ -256,11 +227,8 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
 
 
 def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
-    """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id.
-
-    ``metadata.title`` and ``authors`` make the title page; ``metadata.scratchnet`` holds the
-    ``sources`` (``names``), the ``sections``, ``quick`` (any notebook ran quick) and ``extra``.
-    """
+    """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id; its
+    ``metadata.scratchnet`` holds ``sources`` (``names``), ``sections``, ``quick`` and ``extra``."""
     notebooks = list(notebooks)
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
@@ -284,10 +252,6 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     return merged
 
 
-# The core of the package, which the appendix lists: the maths and the training loop.
-CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
-
-
 def source_appendix(paths, *, title="Appendix: the package source"):
     """Markdown cells listing the files ``paths``: a heading, then each file as a code block."""
     intro = ("The core of the `scratchnet` package, the maths and the training loop, as it was "
@@ -307,9 +271,7 @@ def prepare_for_pdf(nb):
     """Drop stderr (warnings, progress) and plain-text results (a cell's echoed last value,
     such as the path ``show_figure`` returns) from the code cells; return how many."""
     dropped = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in (cell for cell in nb.cells if cell.cell_type == "code"):
         kept = [out for out in cell.outputs if out.get("name") != "stderr" and not (
                 out.output_type == "execute_result" and set(out.data) <= {"text/plain"})]
         dropped += len(cell.outputs) - len(kept)
@@ -318,8 +280,7 @@ def prepare_for_pdf(nb):
 
 
 def number_figures(nb):
-    """Number the ``show_figure`` outputs in order (``metadata["image/png"]["number"]``), as
-    LaTeX numbers its figures, so the HTML page says the same "Figure N"; return the count."""
+    """Number the ``show_figure`` outputs in order, as LaTeX does, for the page; the count."""
     count = 0
     for count, meta in enumerate(_figures(nb), 1):
         meta["number"] = count
@@ -398,8 +359,7 @@ def missing_characters(log_text):
 
 
 def compile_latex(tex_path, *, runs=4):
-    """Run xelatex on ``tex_path`` in its folder until the references settle (the contents need
-    two runs), at most ``runs`` times; return the log."""
+    """The log of xelatex run on ``tex_path`` until the references settle, at most ``runs``."""
     tex_path = Path(tex_path)
     if shutil.which("xelatex") is None:
         raise PipelineError("xelatex not found: run tools/ensure-tex.sh (make report does)")
@@ -438,8 +398,7 @@ def katex_assets(folder=None):
         data = base64.b64encode(font.read_bytes()).decode("ascii")
         return f"url(data:font/woff2;base64,{data}) format('woff2')"
 
-    # Each @font-face lists woff2, woff and ttf; every browser that runs KaTeX reads woff2,
-    # so only that one is kept, inlined.
+    # Of each font's woff2, woff and ttf only woff2 stays: every browser KaTeX runs on reads it.
     css = re.sub(r"url\((fonts/[^)]+\.woff2)\)\s*format\(['\"]woff2['\"]\)"
                  r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline,
                  read("katex.min.css", "katex.css"))
@@ -470,9 +429,8 @@ def add_contents(html):
     current = None
     for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
         anchors = heading.select("a.anchor-link")
-        text = "".join(str(part) for part in heading.contents if part not in anchors)
         link = soup.new_tag("a", href=f"#{heading['id']}")
-        link.append(BeautifulSoup(text, features="html.parser"))
+        link.extend([copy.copy(part) for part in heading.contents if part not in anchors])
         item = soup.new_tag("li")
         item.append(link)
         if heading.name == "h1" or current is None:
@@ -498,18 +456,14 @@ def to_html(nb, template=HTML_TEMPLATE, katex=None):
     return add_contents(html)
 
 
-def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, title=TITLE,
-           authors=AUTHORS, log=sys.stderr):
+def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, log=sys.stderr):
     """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``).
 
-    The work happens in ``build_dir`` (default ``build/report``); each output is moved into place
-    in one step at the end, so no half-written report ever has its name. Raises on an error
-    output, a missing section title, a stamp the numbers were not computed on, or TeX's failure;
-    returns the merged metadata with the pages (when pdfinfo exists) and the seconds.
+    The work is done in ``build_dir`` (``build/report``); each output takes its name in one step at
+    the end, so no half-written report ever has it. Returns the merged metadata, pages, seconds.
     """
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
-    out_pdf = Path(out_pdf)
     build_dir = Path(build_dir) if build_dir else REPO / "build" / "report"
     notebooks = []
     for path in executed:
@@ -528,11 +482,10 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     threads = check_stamps(current, {name: results["stamp"] for name, results
                                      in _recorded(executed) if results.get("stamp")})
     built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    merged = merge(notebooks, title=title, authors=authors, names=[_rel(p) for p in executed],
+    merged = merge(notebooks, names=[_rel(p) for p in executed],
                    extra={"commit": current["commit"], "repository": git_repository(),
                           "built": built, "stamp": current,
-                          "stamp_lines": [list(line) for line in
-                                          stamp_lines(current, threads=threads or None)]})
+                          "stamp_lines": stamp_lines(current, threads=threads or None)})
     if appendix:
         merged.cells += source_appendix(REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE)
     merged.metadata["scratchnet"]["figures"] = number_figures(merged)
