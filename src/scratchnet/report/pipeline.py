@@ -9,7 +9,6 @@ parameters, and shows figures with :func:`scratchnet.report.show_figure` (captio
 import argparse
 import base64
 import copy
-import datetime
 import json
 import logging
 import math
@@ -51,11 +50,8 @@ def _one_line(text, limit=240):
 
 def _rel(path, root=REPO):
     """``path`` relative to ``root`` (the repo, for messages) when it is inside it."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path(root).resolve()))
-    except ValueError:
-        return str(path)
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)
 
 
 def cell_timeout(environ=None):
@@ -133,14 +129,6 @@ def _timed_out_cell(partial):
     return started
 
 
-def _failed_line(traceback):
-    """(number, text) of the cell's line that raised, from IPython's traceback: its first frame
-    is the cell ("Cell In[4], line 2"), where "---->" marks the line."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
-    match = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", text, re.M | re.S)
-    return (int(match.group(1)), match.group(2).strip()) if match else (None, None)
-
-
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
     """One line naming the notebook, the cell (and its line) and the exception of a failure; for
     a cell over the time limit ``timeout``, the partly executed copy ``partial`` tells which."""
@@ -162,12 +150,15 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
     cell = next((i for i, c in enumerate(cells, 1)
                  if c.cell_type == "code" and c.source.strip() == source.strip()), None)
     where = f"cell {cell}" if cell else where
-    number, text = _failed_line(traceback)
-    if number is None and isinstance(err, PapermillExecutionError):
+    # IPython's traceback opens with the cell ("Cell In[4], line 2"); "---->" marks the line.
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
+    line = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", plain, re.M | re.S)
+    if line:
+        where += f", line {line.group(1)} ({_one_line(line.group(2), 60)!r})"
+    elif isinstance(err, PapermillExecutionError):
         # A traceback without the cell's frame (a one-line _render_traceback_): its first line.
-        number, text = 1, next((line for line in (source or "").splitlines() if line.strip()), "")
-    if number is not None:
-        where += f", line {number} ({_one_line(text, 60)!r})"
+        first = next((text for text in (source or "").splitlines() if text.strip()), "")
+        where += f", line 1 ({_one_line(first, 60)!r})"
     return f"{_rel(src)} failed in {where}: {what}"
 
 
@@ -193,9 +184,8 @@ def execute(src, out, parameters, cwd, timeout):
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
     """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
 
-    The results JSON is removed first, so no stale key survives. The copy reaches ``out`` only on
-    success, so make never takes a failed run for a done one; else it goes to
-    :func:`failure_paths`, with the one-line message :class:`PipelineError` raises.
+    A stale results JSON goes first. The copy reaches ``out`` only on success (make never takes a
+    failed run for done), else :func:`failure_paths`, with the one line :class:`PipelineError` has.
     """
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
@@ -237,18 +227,16 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     for key in ("kernelspec", "language_info"):
         if key in notebooks[0].metadata:
             merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
-    merged.metadata["title"] = title
-    merged.metadata["authors"] = [{"name": name} for name in authors]
+    merged.metadata.update(title=title, authors=[{"name": name} for name in authors])
     for nb in notebooks:
         for cell in copy.deepcopy(nb.cells):
             # Copies of one template share ids; 122 random bits make each fresh one unique.
             cell["id"] = uuid.uuid4().hex
             merged.cells.append(cell)
-    quick = any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
-                for nb in notebooks)
-    merged.metadata["scratchnet"] = {"sources": names,
-                                     "sections": [section_title(nb) for nb in notebooks],
-                                     "quick": quick, **(extra or {})}
+    merged.metadata["scratchnet"] = {
+        "sources": names, "sections": [section_title(nb) for nb in notebooks],
+        "quick": any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
+                     for nb in notebooks), **(extra or {})}
     return merged
 
 
@@ -268,8 +256,7 @@ def source_appendix(paths, *, title="Appendix: the package source"):
 
 
 def prepare_for_pdf(nb):
-    """Drop stderr (warnings, progress) and plain-text results (a cell's echoed last value,
-    such as the path ``show_figure`` returns) from the code cells; return how many."""
+    """Drop stderr and plain-text results (``show_figure``'s echoed path); return how many."""
     dropped = 0
     for cell in (cell for cell in nb.cells if cell.cell_type == "code"):
         kept = [out for out in cell.outputs if out.get("name") != "stderr" and not (
@@ -448,12 +435,10 @@ def to_html(nb, template=HTML_TEMPLATE, katex=None):
     """``nb`` as one page that loads nothing (figures, styles, KaTeX inside), without code."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_file=str(template), exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
+    exporter = HTMLExporter(template_file=str(template), exclude_input=True, embed_images=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
     resources = {"metadata": {"path": str(REPO)}, "katex": katex or katex_assets()}
-    html, _ = exporter.from_notebook_node(nb, resources=resources)
-    return add_contents(html)
+    return add_contents(exporter.from_notebook_node(nb, resources=resources)[0])
 
 
 def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, log=sys.stderr):
@@ -481,15 +466,14 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, l
     current = stamp()
     threads = check_stamps(current, {name: results["stamp"] for name, results
                                      in _recorded(executed) if results.get("stamp")})
-    built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    merged = merge(notebooks, names=[_rel(p) for p in executed],
-                   extra={"commit": current["commit"], "repository": git_repository(),
-                          "built": built, "stamp": current,
-                          "stamp_lines": stamp_lines(current, threads=threads or None)})
+    merged = merge(notebooks, names=[_rel(p) for p in executed], extra={
+        "commit": current["commit"], "repository": git_repository(), "stamp": current,
+        "built": time.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "stamp_lines": stamp_lines(current, threads=threads or None)})
     if appendix:
         merged.cells += source_appendix(REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE)
-    merged.metadata["scratchnet"]["figures"] = number_figures(merged)
-    merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
+    info = merged.metadata["scratchnet"]
+    info.update(figures=number_figures(merged), dropped_outputs=prepare_for_pdf(merged))
     if build_dir.exists():
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
@@ -508,9 +492,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, l
     copy_atomic(tex_path.with_suffix(".pdf"), out_pdf)
     if out_html is not None:
         copy_atomic(build_dir / "report.html", out_html)
-    info = dict(merged.metadata["scratchnet"], pdf=str(out_pdf), pages=_page_count(out_pdf),
-                html=str(out_html) if out_html is not None else None,
-                seconds=round(time.perf_counter() - start, 1))
+    info = dict(info, pages=_page_count(out_pdf), seconds=round(time.perf_counter() - start, 1))
     pages = f"{info['pages']} pages, " if info["pages"] else ""
     quick = ", QUICK" if info["quick"] else ""
     also = f" and {_rel(out_html)}" if out_html is not None else ""
@@ -550,8 +532,7 @@ def main(argv=None):
         else:
             render(args.executed, args.out, out_html=args.html, appendix=not args.no_appendix)
     except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        parser.exit(1, f"error: {err}\n")
     return 0
 
 
