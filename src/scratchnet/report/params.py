@@ -1,9 +1,7 @@
 """A notebook's parameters, checked at the door by ``check_parameters(globals())``.
 
-Each must have the type of its literal default (a float may be given as an int, a list must be a
-non-empty list of what the default holds), a data set name must be known (or a path), and the
-names in :data:`CHOICES` take one of their values. The first misfit stops the notebook with one
-line naming it, what it got and how to pass it (papermill's ``-p`` passes a list as a string).
+Each must have its literal default's type (a float may be an int; a list, a non-empty list of
+what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`.
 """
 import ast
 import math
@@ -90,7 +88,7 @@ def _problem(value, default, name):
     if isinstance(default, (bool, dict)):
         return None if isinstance(value, type(default)) else "wrong type"
     if isinstance(default, (int, float)):
-        if not _is_number(value) or isinstance(default, int) and isinstance(value, float):
+        if not _is_number(value) or (isinstance(default, int) and isinstance(value, float)):
             return "wrong type"
         return "not finite" if isinstance(default, float) and not math.isfinite(value) else None
     if isinstance(default, str):
@@ -125,10 +123,9 @@ def check_value(name, value, default):
     why = _problem(value, default, name)
     if why is None:
         return None
-    got = (f"the string {value!r}" if isinstance(value, str) and not isinstance(default, str)
-           else f"{value!r}")
-    if why == "empty":
-        got = "an empty list"
+    got = "an empty list" if why == "empty" else repr(value)
+    if isinstance(value, str) and not isinstance(default, str):
+        got = f"the string {got}"
     if why.startswith("element "):
         got += f" ({why.split(':')[0]} does not fit)"
     expected = _kind(default)

@@ -52,8 +52,7 @@ def cpu_model():
 
 
 def simd():
-    """NumPy's SIMD extensions, as ``numpy.show_runtime`` lists them: the baseline it was
-    compiled for, and which of its dispatch targets this CPU has (found) or lacks."""
+    """NumPy's SIMD extensions (as ``numpy.show_runtime``): baseline, targets found or not."""
     try:
         from numpy._core._multiarray_umath import (__cpu_baseline__, __cpu_dispatch__,
                                                    __cpu_features__)
@@ -90,8 +89,7 @@ def _sha256(path, size, mtime_ns):
 
 
 def data_files():
-    """The file each named data set is read from, with its sha256 and whether it is the course
-    file or a generated look-alike; None for a set whose file does not exist yet."""
+    """Each data set's file, its sha256 and source (course file or look-alike); None if none yet."""
     files = dict.fromkeys(DATASETS)
     for name, file in DATASETS.items():
         path = next((p for p in (data_dir() / file, cache_dir() / file) if p.is_file()), None)
