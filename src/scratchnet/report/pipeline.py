@@ -259,15 +259,15 @@ def prepare_for_pdf(nb):
     """Drop stderr and plain-text results (``show_figure``'s echoed path); return how many."""
     dropped = 0
     for cell in (cell for cell in nb.cells if cell.cell_type == "code"):
-        kept = [out for out in cell.outputs if out.get("name") != "stderr" and not (
-                out.output_type == "execute_result" and set(out.data) <= {"text/plain"})]
+        kept = [out for out in cell.outputs if out.get("name") != "stderr"
+                and not (out.output_type == "execute_result" and set(out.data) <= {"text/plain"})]
         dropped += len(cell.outputs) - len(kept)
         cell.outputs = kept
     return dropped
 
 
 def number_figures(nb):
-    """Number the ``show_figure`` outputs in order, as LaTeX does, for the page; the count."""
+    """Number the ``show_figure`` outputs in order as LaTeX will, for the page; return how many."""
     count = 0
     for count, meta in enumerate(_figures(nb), 1):
         meta["number"] = count
