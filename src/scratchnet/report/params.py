@@ -1,16 +1,7 @@
-"""A notebook's parameters, checked at the door.
+"""A notebook's parameters, checked at the door by ``check_parameters(globals())``.
 
-A notebook calls ``check_parameters(globals())`` in the cell right after its parameters cell.
-Each parameter must have the type of its literal default there (an int stays an int, a float
-may be given as an int, a list stays a non-empty list of what the default list holds), a data
-set name must be one we know (or a path), and a few names take a fixed set of values
-(:data:`CHOICES`). The first problem stops the notebook with one line naming the parameter,
-what it got and how to pass it: papermill's ``-p`` passes a list as a string, ``-y`` or ``-f``
-pass a list.
-
-The defaults are read from the parameters cell as the kernel ran it (IPython's input history:
-the last cell of literal assignments before this one that is not papermill's injected
-``# Parameters`` cell), so the check needs nothing per notebook.
+Each must have its literal default's type (a float may be an int; a list, a non-empty list of
+what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`.
 """
 import ast
 import math
@@ -23,8 +14,10 @@ from ..optim import OPTIMIZERS, SCHEDULES
 # Parameters that take one of a fixed set of strings, by name, in every notebook.
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "arch": ARCHITECTURES,
            "activation": tuple(ACTIVATIONS), "dtype": ("float32", "float64")}
-
-INJECTED_MARK = "# Parameters"
+# What a default's type asks for, in words: (one, several); bool before int, its parent type.
+KINDS = ((bool, "True or False", "booleans"), (int, "an integer", "integers"),
+         (float, "a finite number", "finite numbers"), (str, "a string", "strings"),
+         (dict, "a mapping", "mappings"))
 
 
 class ParameterError(ValueError):
@@ -38,35 +31,27 @@ class ParameterError(ValueError):
 def literal_defaults(source):
     """``{name: value}`` of a cell made only of ``name = literal`` lines, else None."""
     try:
-        tree = ast.parse(source or "")
-    except SyntaxError:
+        body = ast.parse(source or "").body
+        if not all(isinstance(node, ast.Assign) and len(node.targets) == 1
+                   and isinstance(node.targets[0], ast.Name) for node in body):
+            return None
+        return {node.targets[0].id: ast.literal_eval(node.value) for node in body} or None
+    except (SyntaxError, ValueError):
         return None
-    defaults = {}
-    for node in tree.body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)):
-            return None
-        try:
-            defaults[node.targets[0].id] = ast.literal_eval(node.value)
-        except ValueError:
-            return None
-    return defaults or None
 
 
 def parameters_cell_defaults(shell=None):
-    """The defaults of the parameters cell the kernel ran last before the current cell."""
-    if shell is None:
-        from IPython import get_ipython
+    """The defaults of the parameters cell the kernel ran last before the current cell (the
+    last cell of literal assignments in IPython's input history that papermill did not inject)."""
+    from IPython import get_ipython
 
-        shell = get_ipython()
+    shell = get_ipython() if shell is None else shell
     if shell is None:
         raise ParameterError("check_parameters reads the parameters cell from the notebook's "
                              "kernel; outside one, pass defaults=")
-    inputs = list(shell.history_manager.input_hist_raw)
-    for source in reversed(inputs[:-1]):
-        if source.lstrip().startswith(INJECTED_MARK):
-            continue
-        defaults = literal_defaults(source)
+    for source in reversed(list(shell.history_manager.input_hist_raw)[:-1]):
+        # papermill's injected cell, "# Parameters" first, holds the values, not the defaults.
+        defaults = None if source.lstrip().startswith("# Parameters") else literal_defaults(source)
         if defaults:
             return defaults
     raise ParameterError("no parameters cell ran before check_parameters: run the cell tagged "
@@ -77,81 +62,52 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _kind(default):
-    """What a default's type asks for, in words."""
-    if isinstance(default, bool):
-        return "True or False"
-    if isinstance(default, int):
-        return "an integer"
-    if isinstance(default, float):
-        return "a finite number"
-    if isinstance(default, str):
-        return "a data set name" if _is_dataset(default) else "a string"
-    if isinstance(default, dict):
-        return "a mapping"
+def _element(default):
+    """A prototype of the default list's elements (a float when numbers mix), or None."""
+    if default and all(_is_number(v) for v in default):
+        return next((v for v in default if isinstance(v, float)), default[0])
+    return default[0] if len({type(v) for v in default}) == 1 else None
+
+
+def _kind(default, plural=False):
+    """What a default's type asks for, in words; ``plural`` for the elements of a list."""
     if isinstance(default, (list, tuple)):
         element = _element(default)
-        return "a non-empty list" + (f" of {_plural(_kind(element))}" if element is not None
-                                     else "")
+        of = f" of {_kind(element, plural=True)}" if element is not None else ""
+        return ("non-empty lists" if plural else "a non-empty list") + of
+    if isinstance(default, str) and default.lower() in DATASETS:
+        return "data set names" if plural else "a data set name"
+    for kind, one, several in KINDS:
+        if isinstance(default, kind):
+            return several if plural else one
     return type(default).__name__
 
 
-def _plural(kind):
-    words = {"an integer": "integers", "a finite number": "finite numbers",
-             "a data set name": "data set names", "a string": "strings",
-             "True or False": "booleans", "a mapping": "mappings"}
-    return words.get(kind, kind.replace("a non-empty list", "non-empty lists", 1))
-
-
-def _element(default):
-    """A prototype of the default list's elements (a float when numbers mix), or None."""
-    if not default:
-        return None
-    if all(_is_number(v) for v in default):
-        return next((v for v in default if isinstance(v, float)), default[0])
-    kinds = {type(v) for v in default}
-    return default[0] if len(kinds) == 1 else None
-
-
-def _is_dataset(text):
-    return isinstance(text, str) and text.lower() in DATASETS
-
-
 def _problem(value, default, name):
-    """Why ``value`` does not fit ``default`` (None when it does)."""
-    if default is None:
-        return None
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "wrong type"
-    if isinstance(default, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "wrong type"
-    if isinstance(default, float):
-        if not _is_number(value):
+    """Why ``value`` does not fit ``default``: None when it does (any value fits None)."""
+    if isinstance(default, (bool, dict)):
+        return None if isinstance(value, type(default)) else "wrong type"
+    if isinstance(default, (int, float)):
+        if not _is_number(value) or (isinstance(default, int) and isinstance(value, float)):
             return "wrong type"
-        return None if math.isfinite(value) else "not finite"
+        return "not finite" if isinstance(default, float) and not math.isfinite(value) else None
     if isinstance(default, str):
         if not isinstance(value, str):
             return "wrong type"
-        if _is_dataset(default) and not (_is_dataset(value) or looks_like_path(value)):
+        known = value.lower() in DATASETS or looks_like_path(value)
+        if default.lower() in DATASETS and not known:
             return "unknown data set"
-        if name in CHOICES and value not in CHOICES[name]:
-            return "not a choice"
-        return None
-    if isinstance(default, dict):
-        return None if isinstance(value, dict) else "wrong type"
+        return "not a choice" if name in CHOICES and value not in CHOICES[name] else None
     if isinstance(default, (list, tuple)):
         if not isinstance(value, (list, tuple)):
             return "wrong type"
         if not value:
             return "empty"
         element = _element(default)
-        if element is None:
-            return None
         for item in value:
             why = _problem(item, element, name)
             if why:
                 return f"element {item!r}: {why}"
-        return None
     return None
 
 
@@ -159,16 +115,7 @@ def _yaml(value):
     """``value`` as papermill's -y would want it written, for a hint."""
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_yaml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return value
-    return repr(value)
-
-
-def _how(name, default):
-    if isinstance(default, (list, tuple, dict)):
-        return (f"papermill's -p passes a string: pass a list with -y '{name}: {_yaml(default)}' "
-                "or -f params.yaml")
-    return f"pass it with papermill's -p {name} VALUE"
+    return value if isinstance(value, str) else repr(value)
 
 
 def check_value(name, value, default):
@@ -176,25 +123,27 @@ def check_value(name, value, default):
     why = _problem(value, default, name)
     if why is None:
         return None
-    got = (f"the string {value!r}" if isinstance(value, str) and not isinstance(default, str)
-           else f"{value!r}")
-    if why == "empty":
-        got = "an empty list"
+    got = "an empty list" if why == "empty" else repr(value)
+    if isinstance(value, str) and not isinstance(default, str):
+        got = f"the string {got}"
+    if why.startswith("element "):
+        got += f" ({why.split(':')[0]} does not fit)"
     expected = _kind(default)
-    if why == "unknown data set" or "unknown data set" in why:
+    if "unknown data set" in why:
         expected = (("a list of data set names" if isinstance(default, list) else
                      "a data set name") + f" among {', '.join(DATASETS)}, or a .mat file's path")
     elif "not a choice" in why:
         expected = f"one of {', '.join(CHOICES[name])}"
-    if why.startswith("element "):
-        got += f" ({why.split(':')[0]} does not fit)"
-    return f"{name}: got {got}, expected {expected} (default {default!r}); {_how(name, default)}"
+    how = f"pass it with papermill's -p {name} VALUE"
+    if isinstance(default, (list, tuple, dict)):
+        how = (f"papermill's -p passes a string: pass a list with -y '{name}: {_yaml(default)}' "
+               "or -f params.yaml")
+    return f"{name}: got {got}, expected {expected} (default {default!r}); {how}"
 
 
 def check_parameters(namespace, defaults=None):
-    """Check the notebook's parameters in ``namespace`` (its ``globals()``) against the literal
-    defaults of its parameters cell (read from the kernel's history when not given, as a dict
-    or a cell's source); raise :class:`ParameterError` on the first that does not fit."""
+    """Check the parameters in ``namespace`` (a notebook's ``globals()``) against ``defaults`` (a
+    dict or a cell's source; the parameters cell's when None); raise on the first misfit."""
     if defaults is None:
         defaults = parameters_cell_defaults()
     elif isinstance(defaults, str):

@@ -1,24 +1,14 @@
-"""The report's pipeline: execute each notebook with papermill, merge them, render one PDF.
+"""The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``python -m scratchnet.report.pipeline run SRC OUT [--quick]`` executes one source notebook into its
-build copy (the Makefile has one rule per notebook, so ``make -j2`` runs them side by side);
-``python -m scratchnet.report.pipeline render OUT.pdf EXECUTED... [--html OUT.html]`` merges the
-executed notebooks, in the order given, into one notebook and renders it through nbconvert's
-LaTeX route and xelatex, and through nbconvert's HTML exporter into one page that needs nothing
-from outside (images embedded, KaTeX inlined).
-
-Every cell has a time limit, ``$SCRATCHNET_CELL_TIMEOUT`` seconds (default
-:data:`DEFAULT_CELL_TIMEOUT`): a cell over it fails its notebook like an exception does.
-
-The conventions the notebooks follow, and this module relies on:
-
-* cell 1 is markdown opening with ``# <section title>``: one section of the report each;
-* a cell tagged ``parameters`` holds ``quick`` and ``results_path`` among its literal defaults;
-* figures come from :func:`scratchnet.report.show_figure`, whose PNG output carries
-  ``{"caption": ..., "name": ...}`` in its metadata: the template makes each a numbered figure.
+``run SRC OUT [--quick]`` executes one notebook into its build copy (a Makefile rule each, so
+``make -j2`` runs two at once); ``render OUT.pdf EXECUTED... [--html OUT.html]`` merges them in
+order and renders them through xelatex, and into one page that loads nothing (KaTeX inlined).
+A notebook opens with a markdown ``# <section title>``, takes ``quick`` and ``results_path`` as
+parameters, and shows figures with :func:`scratchnet.report.show_figure` (caption in metadata).
 """
 import argparse
-import datetime
+import base64
+import copy
 import json
 import logging
 import math
@@ -31,24 +21,21 @@ import time
 import uuid
 from pathlib import Path
 
-from ..files import copy_atomic
-from ..files import REPO
+import nbformat
+
+from ..files import REPO, copy_atomic
+from .stamp import environment, git_repository, stamp, stamp_lines
 
 TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
 HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
 AUTHORS = ("The scratchnet team",)
-FAILED_DIR = "failed"
-
-# xelatex runs until the cross-references settle (the table of contents needs two), at most this.
-MAX_LATEX_RUNS = 4
-
+# The core of the package, which the appendix lists: the maths and the training loop.
+CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 # The longest cell of the full report takes about two minutes here: half an hour is a hang.
 DEFAULT_CELL_TIMEOUT = 1800
 TIMEOUT_VARIABLE = "SCRATCHNET_CELL_TIMEOUT"
-
-# Where Debian's libjs-katex puts KaTeX; $SCRATCHNET_KATEX may name another KaTeX dist folder
-# (katex.min.js, katex.min.css, fonts/, contrib/auto-render*.js), e.g. npm's katex/dist.
+# Debian's libjs-katex; $SCRATCHNET_KATEX may name another KaTeX dist folder (npm's katex/dist).
 KATEX_DIR = "/usr/share/javascript/katex"
 
 
@@ -61,65 +48,50 @@ def _one_line(text, limit=240):
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _rel(path):
-    """``path`` relative to the repo when it is inside it, for messages."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
+def _rel(path, root=REPO):
+    """``path`` relative to ``root`` (the repo, for messages) when it is inside it."""
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)
 
 
 def cell_timeout(environ=None):
     """Seconds a cell may run: ``$SCRATCHNET_CELL_TIMEOUT``, else :data:`DEFAULT_CELL_TIMEOUT`."""
     text = (os.environ if environ is None else environ).get(TIMEOUT_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_CELL_TIMEOUT
     try:
-        seconds = float(text)
+        seconds = float(text or DEFAULT_CELL_TIMEOUT)
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds >= 1):
         raise PipelineError(f"{TIMEOUT_VARIABLE}={text!r}: expected the seconds a cell may run, "
                             "a number >= 1 (make report CELL_TIMEOUT=SECONDS)")
-    return int(math.ceil(seconds))
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading notebooks
+    return math.ceil(seconds)
 
 
 def read_notebook(path):
-    """Read a notebook (nbformat 4) from ``path``."""
-    import nbformat
-
+    """The notebook at ``path``, as nbformat 4."""
     return nbformat.read(str(path), as_version=4)
 
 
 def section_title(nb):
     """The text of the level-1 heading that opens the notebook's first markdown cell, or None."""
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            match = re.match(r"#\s+(.+?)\s*#*\s*$", line)
-            if match:
-                return match.group(1)
-            if line.strip():
-                return None
-        return None
-    return None
+    cell = next((cell for cell in nb.cells if cell.cell_type == "markdown"), None)
+    lines = [line for line in cell.source.splitlines() if line.strip()] if cell else []
+    match = re.match(r"#\s+(.+?)\s*#*\s*$", lines[0]) if lines else None
+    return match.group(1) if match else None
 
 
-def image_outputs(nb):
-    """The ``show_figure`` outputs of ``nb``: (caption, name) of each PNG output with a caption."""
-    found = []
+def _figures(nb):
+    """The metadata of each ``show_figure`` output of ``nb`` (a PNG with a caption), in order."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             meta = output.get("metadata", {}).get("image/png", {})
             if "image/png" in output.get("data", {}) and meta.get("caption"):
-                found.append((meta["caption"], meta.get("name")))
-    return found
+                yield meta
+
+
+def image_outputs(nb):
+    """(caption, name) of each ``show_figure`` output of ``nb``."""
+    return [(meta["caption"], meta.get("name")) for meta in _figures(nb)]
 
 
 def error_outputs(nb):
@@ -129,15 +101,6 @@ def error_outputs(nb):
             for out in cell.get("outputs", []) if out.get("output_type") == "error"]
 
 
-def parameters_used(nb):
-    """The parameters papermill injected into an executed notebook (empty dict if none)."""
-    return dict(nb.metadata.get("papermill", {}).get("parameters", {}) or {})
-
-
-# ---------------------------------------------------------------------------------------------
-# Executing one notebook
-
-
 def results_path_for(out):
     """Where a notebook executed to ``out`` writes its key numbers: beside it, ``.json``."""
     return Path(out).with_suffix(".json")
@@ -145,103 +108,63 @@ def results_path_for(out):
 
 def failure_paths(out):
     """(failed executed copy, one-line message file) of a notebook executed to ``out``."""
-    out = Path(out)
-    folder = out.parent / FAILED_DIR
-    return folder / out.name, folder / f"{out.stem}.txt"
+    folder = Path(out).parent / "failed"
+    return folder / Path(out).name, folder / f"{Path(out).stem}.txt"
 
 
-def _failed_cell(src_nb, err):
-    """Cell number (from 1) in the source notebook of the cell that raised ``err``."""
-    return _source_cell(src_nb, getattr(err, "source", ""))
-
-
-def _source_cell(src_nb, source):
-    """Cell number (from 1) of the code cell of ``src_nb`` whose source is ``source``."""
-    source = (source or "").strip()
-    for i, cell in enumerate(src_nb.cells, 1):
-        if cell.cell_type == "code" and cell.source.strip() == source:
-            return i
-    return None
-
-
-def _timed_out_cell(partial_nb):
-    """(source, traceback) of the cell a timeout stopped, in a partly executed notebook.
-
-    The kernel is interrupted when it is shut down, so that cell holds the KeyboardInterrupt;
-    failing that, it is the last cell papermill started.
-    """
-    started = None
-    for cell in partial_nb.cells:
-        if cell.cell_type != "code":
-            continue
+def _timed_out_cell(partial):
+    """(source, traceback) of the cell a timeout stopped, from the partly executed copy: the one
+    holding the KeyboardInterrupt of the kernel's shutdown, else the last one papermill started."""
+    try:
+        cells = read_notebook(partial).cells if partial is not None else []
+    except Exception:  # no copy, or an unreadable one: the message names no cell
+        cells = []
+    started = None, None
+    for cell in (cell for cell in cells if cell.cell_type == "code"):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 return cell.source, out.get("traceback")
         if cell.metadata.get("papermill", {}).get("start_time"):
-            started = cell
-    return (started.source, None) if started is not None else (None, None)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _failed_line(traceback):
-    """(line number, text) of the line of the notebook cell that raised, from IPython's traceback.
-
-    The traceback's first frame is the cell ("Cell In[4], line 2"), where "---->" marks the line.
-    """
-    lines = _ANSI.sub("", "\n".join(traceback or [])).splitlines()
-    in_cell = False
-    for line in lines:
-        in_cell = in_cell or line.startswith("Cell In[")
-        match = re.match(r"^-+>\s*(\d+)\s(.*)$", line)
-        if in_cell and match:
-            return int(match.group(1)), match.group(2).strip()
-    return None, None
+            started = cell.source, None
+    return started
 
 
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
-    """One line naming the notebook, the cell (and its line) and the exception of a failure.
-
-    For a cell over the time limit ``timeout``, ``partial`` (the partly executed notebook's
-    path) tells which cell it was.
-    """
+    """One line naming the notebook, the cell (and its line) and the exception of a failure; for
+    a cell over the time limit ``timeout``, the partly executed copy ``partial`` tells which."""
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(err, CellTimeoutError):
-        source, traceback = None, None
-        if partial is not None and Path(partial).exists():
-            try:
-                source, traceback = _timed_out_cell(read_notebook(partial))
-            except Exception:  # an unreadable partial copy still leaves the message below
-                pass
-        cell = _source_cell(src_nb, source) if src_nb is not None and source else None
-        number, text = _failed_line(traceback)
-        where = f"cell {cell}" if cell else "a cell"
-        if number is not None:
-            where += f", line {number} ({_one_line(text, 60)!r})"
-        limit = f"{timeout} s" if timeout else "its limit"
-        return (f"{_rel(src)} failed in {where}: the cell ran over the time limit of {limit} "
+        source, traceback = _timed_out_cell(partial)
+        where = "a cell"
+        what = (f"the cell ran over the time limit of {f'{timeout} s' if timeout else 'its limit'} "
                 f"per cell ({TIMEOUT_VARIABLE}, or make report CELL_TIMEOUT=SECONDS, sets it)")
-    if isinstance(err, PapermillExecutionError):
-        cell = _failed_cell(src_nb, err) if src_nb is not None else None
-        where = f"cell {cell}" if cell else f"the cell In [{err.exec_count}]"
-        number, text = _failed_line(err.traceback)
-        if number is None:
-            number, text = 1, next((line.strip() for line in (err.source or "").splitlines()
-                                    if line.strip()), "")
-        return (f"{_rel(src)} failed in {where}, line {number} ({_one_line(text, 60)!r}): "
-                f"{err.ename}: {_one_line(err.evalue, 160)}")
-    return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
+    elif isinstance(err, PapermillExecutionError):
+        source, traceback = err.source, err.traceback
+        where = f"the cell In [{err.exec_count}]"
+        what = f"{err.ename}: {_one_line(err.evalue, 160)}"
+    else:
+        return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
+    cells = src_nb.cells if src_nb is not None and source else []
+    cell = next((i for i, c in enumerate(cells, 1)
+                 if c.cell_type == "code" and c.source.strip() == source.strip()), None)
+    where = f"cell {cell}" if cell else where
+    # IPython's traceback opens with the cell ("Cell In[4], line 2"); "---->" marks the line.
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
+    line = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", plain, re.M | re.S)
+    if line:
+        where += f", line {line.group(1)} ({_one_line(line.group(2), 60)!r})"
+    elif isinstance(err, PapermillExecutionError):
+        # A traceback without the cell's frame (a one-line _render_traceback_): its first line.
+        first = next((text for text in (source or "").splitlines() if text.strip()), "")
+        where += f", line 1 ({_one_line(first, 60)!r})"
+    return f"{_rel(src)} failed in {where}: {what}"
 
 
 def execute(src, out, parameters, cwd, timeout):
-    """papermill's execution of ``src`` into ``out``, each cell limited to ``timeout`` seconds.
-
-    A failing or timed-out cell raises; the caller says so in one line, so papermill's and
-    nbclient's own log lines about it stay quiet.
-    """
+    """papermill's run of ``src`` into ``out``, each cell within ``timeout`` seconds; a failing
+    cell raises, and as the caller says so in one line, papermill's own log stays quiet."""
     import papermill
 
     quiet = logging.getLogger("papermill")
@@ -259,33 +182,23 @@ def execute(src, out, parameters, cwd, timeout):
 
 
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
-    """Execute the notebook ``src`` with papermill into ``out``; return the seconds it took.
+    """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
 
-    The kernel runs in ``cwd`` (the repo root) with ``quick`` and ``results_path`` (``out`` with
-    ``.json``, removed first so no stale key survives) as parameters; each cell may run
-    ``timeout`` seconds (default :func:`cell_timeout`). The executed copy is
-    written to a temporary name and moved to ``out`` only on success, so a build tool never
-    takes a failed run for an up-to-date one. On failure the partial copy goes to
-    ``failed/<name>`` beside ``out``, a one-line message to ``failed/<stem>.txt``, and
-    :class:`PipelineError` is raised with that message.
+    A stale results JSON goes first. The copy reaches ``out`` only on success (make never takes a
+    failed run for done), else :func:`failure_paths`, with the one line :class:`PipelineError` has.
     """
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    failed_nb, failed_msg = failure_paths(out)
-    for stale in (out, failed_nb, failed_msg, results_path_for(out)):
-        stale.unlink(missing_ok=True)
     results = results_path_for(out)
-    try:
-        results_param = str(results.resolve().relative_to(Path(cwd).resolve()))
-    except ValueError:
-        results_param = str(results.resolve())
+    failed_nb, failed_msg = failure_paths(out)
+    for stale in (out, failed_nb, failed_msg, results):
+        stale.unlink(missing_ok=True)
     tmp = out.parent / f".{out.stem}.{os.getpid()}.partial.ipynb"
-    mode = "quick" if quick else "full"
-    print(f"run     {_rel(src)} ({mode})", file=log, flush=True)
+    print(f"run     {_rel(src)} ({'quick' if quick else 'full'})", file=log, flush=True)
     start = time.perf_counter()
     try:
-        execute(src, tmp, {"quick": bool(quick), "results_path": results_param}, cwd, timeout)
+        execute(src, tmp, {"quick": bool(quick), "results_path": _rel(results, cwd)}, cwd, timeout)
     except Exception as err:
         message = describe_failure(src, err, read_notebook(src), partial=tmp, timeout=timeout)
         failed_nb.parent.mkdir(parents=True, exist_ok=True)
@@ -303,71 +216,38 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     return seconds
 
 
-# ---------------------------------------------------------------------------------------------
-# Merging
-
-
-def _fresh_id():
-    return uuid.uuid4().hex[:12]
-
-
 def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
-    """One notebook holding the cells of ``notebooks`` in order, each cell with a fresh id.
-
-    ``metadata.title`` and ``metadata.authors`` (``[{"name": ...}]``) give the title page;
-    ``metadata.scratchnet`` records the sources (``names``), the sections, whether any notebook
-    ran in quick mode, and whatever ``extra`` holds. The inputs are not modified.
-    """
-    import copy
-
-    import nbformat
-
+    """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id; its
+    ``metadata.scratchnet`` holds ``sources`` (``names``), ``sections``, ``quick`` and ``extra``."""
     notebooks = list(notebooks)
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
     names = list(names) if names is not None else [f"notebook {i}" for i in range(len(notebooks))]
     merged = nbformat.v4.new_notebook()
-    first = notebooks[0].metadata
     for key in ("kernelspec", "language_info"):
-        if key in first:
-            merged.metadata[key] = copy.deepcopy(first[key])
-    merged.metadata["title"] = title
-    merged.metadata["authors"] = [{"name": name} for name in authors]
-    seen = set()
+        if key in notebooks[0].metadata:
+            merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
+    merged.metadata.update(title=title, authors=[{"name": name} for name in authors])
     for nb in notebooks:
-        for cell in nb.cells:
-            cell = copy.deepcopy(cell)
-            new_id = _fresh_id()
-            while new_id in seen:
-                new_id = _fresh_id()
-            seen.add(new_id)
-            cell["id"] = new_id
+        for cell in copy.deepcopy(nb.cells):
+            # Copies of one template share ids; 122 random bits make each fresh one unique.
+            cell["id"] = uuid.uuid4().hex
             merged.cells.append(cell)
-    quick = any(bool(parameters_used(nb).get("quick")) for nb in notebooks)
     merged.metadata["scratchnet"] = {
-        "sources": names,
-        "sections": [section_title(nb) for nb in notebooks],
-        "quick": quick,
-        **(extra or {}),
-    }
+        "sources": names, "sections": [section_title(nb) for nb in notebooks],
+        "quick": any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
+                     for nb in notebooks), **(extra or {})}
     return merged
-
-
-# The core of the package, which the appendix lists: the maths and the training loop.
-CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 
 
 def source_appendix(paths, *, title="Appendix: the package source"):
     """Markdown cells listing the files ``paths``: a heading, then each file as a code block."""
-    import nbformat
-
     intro = ("The core of the `scratchnet` package, the maths and the training loop, as it was "
              "when this report was built. The rest (the data sets, this report's pipeline and "
              "figures, the command line, the bench and the sweep runner) is in the repository "
              "whose address and commit the title page gives.")
     cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}")]
-    for path in paths:
-        path = Path(path)
+    for path in map(Path, paths):
         text = path.read_text().rstrip("\n")
         fence = "~~~~" if "```" in text else "```"
         cells.append(nbformat.v4.new_markdown_cell(
@@ -376,90 +256,58 @@ def source_appendix(paths, *, title="Appendix: the package source"):
 
 
 def prepare_for_pdf(nb):
-    """Drop what has no place in the PDF body; return the number of outputs dropped.
-
-    Kept: markdown cells, figures, ``Markdown`` displays, stdout. Dropped: stderr (warnings and
-    progress noise; it stays in the executed notebooks), and results that are plain text only
-    (the echo of a cell's last expression, such as the path ``show_figure`` returns).
-    """
+    """Drop stderr and plain-text results (``show_figure``'s echoed path); return how many."""
     dropped = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            plain_result = (out.get("output_type") == "execute_result"
-                            and set(out.get("data", {})) <= {"text/plain"})
-            if (out.get("output_type") == "stream" and out.get("name") == "stderr") or plain_result:
-                dropped += 1
-            else:
-                kept.append(out)
-        cell["outputs"] = kept
+    for cell in (cell for cell in nb.cells if cell.cell_type == "code"):
+        kept = [out for out in cell.outputs if out.get("name") != "stderr"
+                and not (out.output_type == "execute_result" and set(out.data) <= {"text/plain"})]
+        dropped += len(cell.outputs) - len(kept)
+        cell.outputs = kept
     return dropped
 
 
-# ---------------------------------------------------------------------------------------------
-# Rendering
-
-
 def number_figures(nb):
-    """Number the ``show_figure`` outputs in order (``metadata["image/png"]["number"]``), as
-    LaTeX numbers its figures, so the HTML page says the same "Figure N"; return the count."""
+    """Number the ``show_figure`` outputs in order as LaTeX will, for the page; return how many."""
     count = 0
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            meta = output.get("metadata", {}).get("image/png", {})
-            if "image/png" in output.get("data", {}) and meta.get("caption"):
-                count += 1
-                meta["number"] = count
+    for count, meta in enumerate(_figures(nb), 1):
+        meta["number"] = count
     return count
 
 
-def recorded_stamps(executed):
-    """{notebook: the stamp its results JSON records} of the executed notebooks that wrote one."""
-    found = {}
+def _recorded(executed):
+    """(notebook, its results JSON) of each executed notebook that wrote a readable one."""
     for path in executed:
-        results = results_path_for(path)
         try:
-            found[_rel(path)] = json.loads(results.read_text())["stamp"]
-        except (OSError, ValueError, KeyError, TypeError):
+            results = json.loads(results_path_for(path).read_text())
+        except (OSError, ValueError):
             continue
-    return found
+        if isinstance(results, dict):
+            yield _rel(path), results
 
 
 def recorded_claims(executed):
     """[(notebook, claim)] of every claim the executed notebooks' results JSON records."""
-    found = []
-    for path in executed:
-        try:
-            claims = json.loads(results_path_for(path).read_text()).get("claims") or []
-        except (OSError, ValueError, AttributeError):
-            continue
-        found += [(_rel(path), claim) for claim in claims]
-    return found
+    return [(name, claim) for name, results in _recorded(executed)
+            for claim in results.get("claims") or []]
 
 
 def claims_summary(claims):
     """One phrase for the build's last line: how many claims, and which this build contradicts."""
     if not claims:
         return ""
-    contradicted = [f"{nb}: {c.get('text')}" for nb, c in claims if c.get("holds") is False]
-    unchecked = sum(c.get("holds") is None for _, c in claims)
     count = f"{len(claims)} claim{'s' if len(claims) != 1 else ''}"
-    if unchecked == len(claims):
+    if all(c.get("holds") is None for _, c in claims):
         return f", {count} not checked"
+    contradicted = [f"{nb}: {c.get('text')}" for nb, c in claims if c.get("holds") is False]
     if contradicted:
-        return (f", {count}, {len(contradicted)} CONTRADICTED by this build ("
-                + "; ".join(contradicted) + ")")
+        return (f", {count}, {len(contradicted)} CONTRADICTED by this build "
+                f"({'; '.join(contradicted)})")
     return f", {count}, all hold" if len(claims) > 1 else f", {count}, which holds"
 
 
 def check_stamps(current, recorded):
-    """Refuse to put ``current`` on the title page when a notebook's numbers were computed on
-    something else (another NumPy, BLAS, CPU or data file); return the BLAS thread counts the
-    notebooks ran with."""
-    from .stamp import environment
-
+    """The BLAS thread counts the notebooks ran with; raises when a notebook's numbers were
+    computed on another environment (NumPy, BLAS, CPU, data...) than ``current``, the title's."""
     mine = environment(current)
     threads = set()
     for name, other in recorded.items():
@@ -479,7 +327,6 @@ def to_latex(nb, template=TEMPLATE):
 
     exporter = LatexExporter(template_file=str(template), exclude_input=True,
                              exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.raw_mimetypes = ["text/latex", ""]
     latex, resources = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(REPO)}})
     return latex, resources.get("outputs", {})
 
@@ -487,14 +334,10 @@ def to_latex(nb, template=TEMPLATE):
 def _latex_errors(log_text, limit=3):
     """The first TeX error lines ("! ..." or "file:line: ...") of a log, joined into one line."""
     lines = log_text.splitlines()
-    found = []
-    for i, line in enumerate(lines):
-        if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line):
-            context = " ".join(part.strip() for part in lines[i + 1:i + 3] if part.strip())
-            found.append(f"{line.strip()} {context}".strip())
-        if len(found) >= limit:
-            break
-    return "; ".join(found) or "no error line found in the log"
+    found = [" ".join(part.strip() for part in lines[i:i + 3] if part.strip())
+             for i, line in enumerate(lines)
+             if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line)]
+    return "; ".join(found[:limit]) or "no error line found in the log"
 
 
 def missing_characters(log_text):
@@ -502,8 +345,8 @@ def missing_characters(log_text):
     return sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log_text)))
 
 
-def compile_latex(tex_path, *, runs=MAX_LATEX_RUNS):
-    """Run xelatex on ``tex_path`` in its folder until the references settle; return the log."""
+def compile_latex(tex_path, *, runs=4):
+    """The log of xelatex run on ``tex_path`` until the references settle, at most ``runs``."""
     tex_path = Path(tex_path)
     if shutil.which("xelatex") is None:
         raise PipelineError("xelatex not found: run tools/ensure-tex.sh (make report does)")
@@ -524,21 +367,16 @@ def compile_latex(tex_path, *, runs=MAX_LATEX_RUNS):
 
 
 def katex_assets(folder=None):
-    """KaTeX's CSS (fonts inlined as data URIs), its script and the auto-render extension, read
-    from a package's copy (Debian's libjs-katex, or ``$SCRATCHNET_KATEX``): never a CDN."""
-    import base64
-
+    """KaTeX's CSS (fonts inlined), script and auto-render, from a package's copy, never a CDN."""
     folder = Path(folder or os.environ.get("SCRATCHNET_KATEX") or KATEX_DIR)
 
-    def first(*names):
-        found = next((folder / n for n in names if (folder / n).is_file()), None)
-        if found is None:
-            raise PipelineError(f"KaTeX not found in {folder} (no {names[0]}): install Debian's "
-                                "libjs-katex (tools/ensure-tex.sh does) or set SCRATCHNET_KATEX "
-                                "to a KaTeX dist folder")
-        return found
-
-    css = first("katex.min.css", "katex.css").read_text()
+    def read(*names):
+        for name in names:
+            if (folder / name).is_file():
+                return (folder / name).read_text()
+        raise PipelineError(f"KaTeX not found in {folder} (no {names[0]}): install Debian's "
+                            "libjs-katex (tools/ensure-tex.sh does) or set SCRATCHNET_KATEX "
+                            "to a KaTeX dist folder")
 
     def inline(match):
         font = folder / match.group(1)
@@ -547,93 +385,70 @@ def katex_assets(folder=None):
         data = base64.b64encode(font.read_bytes()).decode("ascii")
         return f"url(data:font/woff2;base64,{data}) format('woff2')"
 
-    # Each @font-face lists woff2, woff and ttf; every browser that runs KaTeX reads woff2,
-    # so only that one is kept, inlined.
+    # Of each font's woff2, woff and ttf only woff2 stays: every browser KaTeX runs on reads it.
     css = re.sub(r"url\((fonts/[^)]+\.woff2)\)\s*format\(['\"]woff2['\"]\)"
-                 r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline, css)
+                 r"(?:\s*,\s*url\([^)]+\)\s*format\(['\"][a-z]+['\"]\))*", inline,
+                 read("katex.min.css", "katex.css"))
     if "url(fonts/" in css:
         raise PipelineError(f"{folder}: KaTeX's CSS names fonts that could not be inlined")
-    return {"css": css, "js": first("katex.min.js", "katex.js").read_text(),
-            "auto_render": first("contrib/auto-render.min.js",
-                                 "contrib/auto-render.js").read_text()}
+    return {"css": css, "js": read("katex.min.js", "katex.js"),
+            "auto_render": read("contrib/auto-render.min.js", "contrib/auto-render.js")}
 
 
-def _unique_ids(soup):
-    """Make the heading ids unique (two sections may both have a "Summary"), anchors to match."""
+def add_contents(html):
+    """``html`` with a table of contents of its h1 and h2 headings in its ``nav#contents``."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, features="html.parser")
+    # Two sections may both have a "Summary": number the second id, and its anchor with it.
     seen = {}
     for heading in soup.select("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]"):
         base = heading["id"]
         seen[base] = seen.get(base, 0) + 1
         if seen[base] > 1:
-            new = f"{base}-{seen[base]}"
-            heading["id"] = new
+            heading["id"] = f"{base}-{seen[base]}"
             for link in heading.select("a.anchor-link"):
-                link["href"] = f"#{new}"
-
-
-def add_contents(html):
-    """The page's table of contents, from its section (h1) and subsection (h2) headings, put
-    into its ``nav#contents``."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, features="html.parser")
-    _unique_ids(soup)
+                link["href"] = f"#{heading['id']}"
     nav = soup.select_one("nav#contents")
     if nav is None:
         raise PipelineError("the HTML template has no nav#contents for the table of contents")
     outer = soup.new_tag("ol", attrs={"class": "sn-toc"})
     current = None
     for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
-        text = "".join(str(part) for part in heading.contents
-                       if getattr(part, "get", lambda *_: None)("class") != ["anchor-link"])
-        item = soup.new_tag("li")
+        anchors = heading.select("a.anchor-link")
         link = soup.new_tag("a", href=f"#{heading['id']}")
-        link.append(BeautifulSoup(text, features="html.parser"))
+        link.extend([copy.copy(part) for part in heading.contents if part not in anchors])
+        item = soup.new_tag("li")
         item.append(link)
         if heading.name == "h1" or current is None:
-            outer.append(item)
             current = item
+            outer.append(item)
         else:
-            sub = current.find("ol")
-            if sub is None:
-                sub = soup.new_tag("ol")
-                current.append(sub)
-            sub.append(item)
+            if current.ol is None:
+                current.append(soup.new_tag("ol"))
+            current.ol.append(item)
     nav.append(outer)
     return str(soup)
 
 
 def to_html(nb, template=HTML_TEMPLATE, katex=None):
-    """The notebook ``nb`` as one HTML page that loads nothing: figures, styles and KaTeX
-    inside it, no code cells, a table of contents."""
+    """``nb`` as one page that loads nothing (figures, styles, KaTeX inside), without code."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_file=str(template), exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
+    exporter = HTMLExporter(template_file=str(template), exclude_input=True, embed_images=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
     resources = {"metadata": {"path": str(REPO)}, "katex": katex or katex_assets()}
-    html, _ = exporter.from_notebook_node(nb, resources=resources)
-    return add_contents(html)
+    return add_contents(exporter.from_notebook_node(nb, resources=resources)[0])
 
 
-def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, title=TITLE,
-           authors=AUTHORS, log=sys.stderr):
-    """Merge the executed notebooks ``executed`` (in order) and render them to ``out_pdf`` and,
-    when given, to the page ``out_html``.
+def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, log=sys.stderr):
+    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``).
 
-    Writes the merged notebook (``report.ipynb``), the LaTeX source, figures, log and the HTML
-    page into ``build_dir`` (default ``build/report``), then moves the outputs into place at
-    the end, each in one step, so a half-written report never exists under their names. Raises
-    :class:`PipelineError` when a notebook holds an error output, a section title is missing,
-    a notebook's results were computed on another environment than the stamp says, or
-    xelatex fails. Returns a dict of what was rendered (sections, figures, pages when pdfinfo
-    is present).
+    The work is done in ``build_dir`` (``build/report``); each output takes its name in one step at
+    the end, so no half-written report ever has it. Returns the merged metadata, pages, seconds.
     """
-    from .stamp import git_repository, stamp, stamp_lines
-
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
-    out_pdf = Path(out_pdf)
     build_dir = Path(build_dir) if build_dir else REPO / "build" / "report"
     notebooks = []
     for path in executed:
@@ -642,31 +457,23 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
         nb = read_notebook(path)
         errors = error_outputs(nb)
         if errors:
-            cell, what = errors[0]
-            raise PipelineError(f"{_rel(path)} has an error output in cell {cell}: "
-                                f"{_one_line(what, 160)}")
+            raise PipelineError(f"{_rel(path)} has an error output in cell {errors[0][0]}: "
+                                f"{_one_line(errors[0][1], 160)}")
         if not section_title(nb):
             raise PipelineError(f"{_rel(path)}: its first markdown cell does not open with a "
                                 "level-1 heading '# <section title>'")
         notebooks.append(nb)
     current = stamp()
-    threads = check_stamps(current, recorded_stamps(executed))
-    built = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    merged = merge(notebooks, title=title, authors=authors, names=[_rel(p) for p in executed],
-                   extra={"commit": current["commit"], "repository": git_repository(),
-                          "built": built, "stamp": current,
-                          "stamp_lines": [list(line) for line in
-                                          stamp_lines(current, threads=threads or None)]})
+    threads = check_stamps(current, {name: results["stamp"] for name, results
+                                     in _recorded(executed) if results.get("stamp")})
+    merged = merge(notebooks, names=[_rel(p) for p in executed], extra={
+        "commit": current["commit"], "repository": git_repository(), "stamp": current,
+        "built": time.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "stamp_lines": stamp_lines(current, threads=threads or None)})
     if appendix:
-        sources = [REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE]
-        for cell in source_appendix(sources):
-            cell["id"] = _fresh_id()
-            merged.cells.append(cell)
-    merged.metadata["scratchnet"]["figures"] = number_figures(merged)
-    merged.metadata["scratchnet"]["dropped_outputs"] = prepare_for_pdf(merged)
-
-    import nbformat
-
+        merged.cells += source_appendix(REPO / "src" / "scratchnet" / f"{name}.py" for name in CORE)
+    info = merged.metadata["scratchnet"]
+    info.update(figures=number_figures(merged), dropped_outputs=prepare_for_pdf(merged))
     if build_dir.exists():
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
@@ -678,18 +485,14 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, t
     tex_path.write_text(latex)
     for name, data in files.items():
         (build_dir / name).write_bytes(data)
-    latex_log = compile_latex(tex_path)
-    missing = missing_characters(latex_log)
+    missing = missing_characters(compile_latex(tex_path))
     if missing:
         raise PipelineError(f"the fonts lack {', '.join(missing)}: these would vanish from the "
                             f"PDF (log: {_rel(tex_path.with_suffix('.log'))})")
-
     copy_atomic(tex_path.with_suffix(".pdf"), out_pdf)
     if out_html is not None:
         copy_atomic(build_dir / "report.html", out_html)
-    info = dict(merged.metadata["scratchnet"], pdf=str(out_pdf), pages=_page_count(out_pdf),
-                html=str(out_html) if out_html is not None else None,
-                seconds=round(time.perf_counter() - start, 1))
+    info = dict(info, pages=_page_count(out_pdf), seconds=round(time.perf_counter() - start, 1))
     pages = f"{info['pages']} pages, " if info["pages"] else ""
     quick = ", QUICK" if info["quick"] else ""
     also = f" and {_rel(out_html)}" if out_html is not None else ""
@@ -707,27 +510,21 @@ def _page_count(pdf):
     return int(match.group(1)) if match else None
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
 def main(argv=None):
     """``python -m scratchnet.report.pipeline run|render ...``; exit 1 with one ``error:`` line."""
     parser = argparse.ArgumentParser(prog="python -m scratchnet.report.pipeline",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="execute one notebook with papermill")
-    run_p.add_argument("src", help="source notebook, e.g. notebooks/00_data.ipynb")
-    run_p.add_argument("out", help="executed copy, e.g. build/notebooks/00_data.ipynb")
+    run_p = sub.add_parser("run", help="execute one notebook")
+    run_p.add_argument("src", help="e.g. notebooks/00_data.ipynb")
+    run_p.add_argument("out", help="e.g. build/notebooks/00_data.ipynb")
     run_p.add_argument("--quick", action="store_true", help="pass quick=True (small sizes)")
-    render_p = sub.add_parser("render", help="merge executed notebooks and render the PDF")
-    render_p.add_argument("out", help="the PDF to write, e.g. report/report.pdf")
+    render_p = sub.add_parser("render", help="merge executed notebooks, render PDF and page")
+    render_p.add_argument("out", help="the PDF, e.g. report/report.pdf")
     render_p.add_argument("executed", nargs="+", help="executed notebooks, in report order")
-    render_p.add_argument("--html", help="also write the report as one HTML page here, "
-                          "e.g. report/report.html")
-    render_p.add_argument("--no-appendix", action="store_true",
-                          help="leave out the appendix with the package source")
+    render_p.add_argument("--html", help="the page, e.g. report/report.html")
+    render_p.add_argument("--no-appendix", action="store_true", help="leave out the core's source")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -735,8 +532,7 @@ def main(argv=None):
         else:
             render(args.executed, args.out, out_html=args.html, appendix=not args.no_appendix)
     except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        parser.exit(1, f"error: {err}\n")
     return 0
 
 

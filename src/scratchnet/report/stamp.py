@@ -1,8 +1,7 @@
 """What a result was computed on: the versions, the BLAS, the CPU, the commit and the data.
 
-Speed, and even float64 results in their last digits, depend on the BLAS and its kernel and on
-the vector extensions NumPy dispatches to, so every results JSON and the report's title page
-carry :func:`stamp`. :func:`stamp_lines` is the same as (label, text) pairs for a title page.
+Every results JSON and the title page carry it: speed, and even float64 results in their last
+digits, depend on the BLAS, its kernel and the vector extensions NumPy dispatches to.
 """
 import functools
 import hashlib
@@ -10,29 +9,33 @@ import os
 import platform
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+import numpy
+import scipy.io
+
+from ..data import DATASETS, LOOKALIKE_KEY, cache_dir, data_dir
 from ..files import REPO
+
+
+def _git(repo, *args):
+    """What ``git -C repo ARGS...`` prints, stripped; None when git cannot run."""
+    try:
+        git = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return git.stdout.strip()
 
 
 def git_commit(repo=REPO):
     """``git describe --always --dirty`` of ``repo``, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty",
-                              "--abbrev=10"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    return _git(repo, "describe", "--always", "--dirty", "--abbrev=10") or None
 
 
 def git_repository(repo=REPO):
     """Where the source lives: the ``origin`` remote's address, else the checkout's folder."""
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or str(repo)
+    url = _git(repo, "config", "--get", "remote.origin.url")
+    return None if url is None else (url or str(repo))
 
 
 def cpu_model():
@@ -49,8 +52,7 @@ def cpu_model():
 
 
 def simd():
-    """NumPy's SIMD extensions, as ``numpy.show_runtime`` lists them: the baseline it was
-    compiled for, and which of its dispatch targets this CPU has (found) or lacks."""
+    """NumPy's SIMD extensions (as ``numpy.show_runtime``): baseline, targets found or not."""
     try:
         from numpy._core._multiarray_umath import (__cpu_baseline__, __cpu_dispatch__,
                                                    __cpu_features__)
@@ -64,14 +66,11 @@ def simd():
 def blas():
     """Every BLAS loaded in the process (threadpoolctl), with the package that ships it."""
     # SciPy loads its own BLAS only with scipy.linalg: import it so that one is seen too.
-    import numpy  # noqa: F401
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_info
 
     found = []
-    for lib in threadpool_info():
-        if lib.get("user_api") != "blas":
-            continue
+    for lib in (lib for lib in threadpool_info() if lib.get("user_api") == "blas"):
         path = lib.get("filepath") or ""
         package = next((p for p in ("numpy", "scipy") if f"{os.sep}{p}." in path
                         or f"{os.sep}{p}{os.sep}" in path), None)
@@ -85,57 +84,35 @@ def blas():
 
 @functools.lru_cache(maxsize=None)
 def _sha256(path, size, mtime_ns):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256(path):
-    """The hex sha256 of the file ``path`` (computed once per version of the file)."""
-    st = os.stat(path)
-    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+    """The hex sha256 of the file ``path``, once per version of it (its size and mtime)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def data_files():
-    """The file each named data set is read from, with its sha256 and whether it is the course
-    file or a generated look-alike; None for a set whose file does not exist yet."""
-    import scipy.io
-
-    from ..data import DATASETS, LOOKALIKE_KEY, cache_dir, data_dir
-
-    files = {}
+    """Each data set's file, its sha256 and source (course file or look-alike); None if none yet."""
+    files = dict.fromkeys(DATASETS)
     for name, file in DATASETS.items():
         path = next((p for p in (data_dir() / file, cache_dir() / file) if p.is_file()), None)
         if path is None:
-            files[name] = None
             continue
         try:
             names = [entry[0] for entry in scipy.io.whosmat(str(path))]
             source = "look-alike" if LOOKALIKE_KEY in names else "course file"
         except Exception:  # an unreadable file is still stamped by its bytes
             source = "unreadable"
-        files[name] = {"file": str(path.resolve()), "sha256": sha256(path), "source": source}
+        st = path.stat()
+        files[name] = {"file": str(path.resolve()),
+                       "sha256": _sha256(str(path), st.st_size, st.st_mtime_ns), "source": source}
     return files
 
 
 def stamp():
     """A JSON-ready record of what this process computes on."""
-    import numpy
-    import scipy
-
-    return {
-        "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "blas": blas(),
-        "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
-                "simd": simd()},
-        "platform": platform.platform(),
-        "commit": git_commit(),
-        "data": data_files(),
-    }
+    return {"python": f"{platform.python_version()} ({platform.python_implementation()})",
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "blas": blas(),
+            "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+                    "simd": simd()},
+            "platform": platform.platform(), "commit": git_commit(), "data": data_files()}
 
 
 def environment(record):
@@ -147,12 +124,9 @@ def environment(record):
 
 
 def _blas_text(lib):
-    parts = [f"{lib['name'] or 'unknown'} {lib['version'] or ''}".strip()]
-    if lib.get("kernel"):
-        parts.append(f"{lib['kernel']} kernel")
-    if lib.get("threading"):
-        parts.append(lib["threading"])
-    text = ", ".join(parts)
+    parts = [f"{lib['name'] or 'unknown'} {lib['version'] or ''}".strip(),
+             lib.get("kernel") and f"{lib['kernel']} kernel", lib.get("threading")]
+    text = ", ".join(part for part in parts if part)
     return f"{text} (of {lib['package']})" if lib.get("package") else text
 
 
@@ -165,13 +139,12 @@ def stamp_lines(record, threads=None):
         threads = sorted({lib["threads"] for lib in record["blas"] if lib.get("threads")})
     if threads:
         libs += f"; {', '.join(map(str, threads))} BLAS thread(s)"
-    extensions = f"baseline {' '.join(vector['baseline']) or 'none'}"
-    extensions += f"; found {' '.join(vector['found']) or 'none'}"
+    extensions = (f"baseline {' '.join(vector['baseline']) or 'none'}; "
+                  f"found {' '.join(vector['found']) or 'none'}")
     if vector["not_found"]:
         extensions += f"; not found {' '.join(vector['not_found'])}"
     lines = [("Python", record["python"]), ("NumPy", record["numpy"]), ("SciPy", record["scipy"]),
-             ("BLAS", libs),
-             ("CPU", f"{cpu['model']}, {cpu['machine']}, {cpu['cores']} cores"),
+             ("BLAS", libs), ("CPU", f"{cpu['model']}, {cpu['machine']}, {cpu['cores']} cores"),
              ("Vector extensions (NumPy)", extensions),
              ("Commit", record["commit"] or "unknown (not a git checkout)")]
     for name, entry in record["data"].items():
@@ -181,12 +154,6 @@ def stamp_lines(record, threads=None):
     return lines
 
 
-def main(argv=None):
-    """``python -m scratchnet.report.stamp``: print the stamp of this environment."""
+if __name__ == "__main__":  # python -m scratchnet.report.stamp prints this environment's stamp
     for label, text in stamp_lines(stamp()):
         print(f"{label + ':':<27} {text}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
