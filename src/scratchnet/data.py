@@ -12,7 +12,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
-from .files import REPO, write_atomic
+from .files import REPO, one_line, write_atomic
 
 DATASETS = {"swissroll": "SwissRollData.mat", "peaks": "PeaksData.mat", "gmm": "GMMData.mat"}
 KEYS = ("Yt", "Ct", "Yv", "Cv")
@@ -186,11 +186,6 @@ def write_lookalike(name, directory, *, seed=0):
     return write_atomic(Path(directory) / DATASETS[name], bytes(data))
 
 
-def _first_line(text, limit=160):
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _read_mat(path):
     """Read ``path``; return (dict of its variables, sha256 hex of its bytes)."""
     try:
@@ -200,7 +195,7 @@ def _read_mat(path):
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a .mat file") from None
     except OSError as err:
-        raise DataError(f"{path}: cannot read it ({_first_line(err.strerror or err)})") from None
+        raise DataError(f"{path}: cannot read it ({one_line(err.strerror or err)})") from None
     if not data:
         raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
     digest = hashlib.sha256(data).hexdigest()
@@ -212,7 +207,7 @@ def _read_mat(path):
     except Exception as err:
         # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
         # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
-        reason = _first_line(err) or type(err).__name__
+        reason = one_line(err) or type(err).__name__
         raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
     return contents, digest
 
@@ -352,10 +347,10 @@ def _generate(name, quiet):
             path = write_lookalike(name, fallback)
         except OSError as err2:
             raise DataError(f"{file}: not found in {target}, and a look-alike could be written "
-                            f"neither there ({_first_line(err)}) nor in {fallback} "
-                            f"({_first_line(err2)})") from None
+                            f"neither there ({one_line(err)}) nor in {fallback} "
+                            f"({one_line(err2)})") from None
         note = (f"generated a look-alike of {file} in {fallback} because {target} is not "
-                f"writable ({_first_line(err)}); put the course file in {target} to use it")
+                f"writable ({one_line(err)}); put the course file in {target} to use it")
     if not quiet:
         print(note, file=sys.stderr)
     return path
