@@ -183,32 +183,6 @@ def write_lookalike(name, directory, *, seed=0):
     return write_atomic(Path(directory) / DATASETS[name], data)
 
 
-def _read_mat(path):
-    """Read ``path``; return (dict of its variables, sha256 hex of its bytes)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a .mat file") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read it ({one_line(err.strerror or err)})") from None
-    if not data:
-        raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        contents = scipy.io.loadmat(io.BytesIO(data))
-    except NotImplementedError:
-        raise DataError(f"{path.name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
-                        "save it with -v7") from None
-    except Exception as err:
-        # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
-        # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
-        reason = one_line(err) or type(err).__name__
-        raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
-    return contents, digest
-
-
 def _shape(A):
     return "x".join(str(s) for s in A.shape)
 
@@ -299,16 +273,35 @@ def validate(contents, name):
 
 
 def load_file(path, name=None):
-    """Load and validate the .mat file ``path``; return a :class:`Dataset` (float64)."""
+    """Read and validate the .mat file ``path``; return a :class:`Dataset` (float64)."""
     path = Path(path)
-    contents, digest = _read_mat(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a .mat file") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it ({one_line(err.strerror or err)})") from None
+    if not data:
+        raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
+    try:
+        contents = scipy.io.loadmat(io.BytesIO(data))
+    except NotImplementedError:
+        raise DataError(f"{path.name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
+                        "save it with -v7") from None
+    except Exception as err:
+        # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
+        # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
+        reason = one_line(err) or type(err).__name__
+        raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
     Yt, Ct, Yv, Cv = validate(contents, path.name)
     if name is None:
         known = {file.lower(): key for key, file in DATASETS.items()}
         name = known.get(path.name.lower(), path.stem)
     source = "look-alike" if LOOKALIKE_KEY in contents else "course file"
     return Dataset(name=name, Xt=Yt, Ct=Ct, Xv=Yv, Cv=Cv, source=source,
-                   path=str(path.resolve()), sha256=digest)
+                   path=str(path.resolve()), sha256=hashlib.sha256(data).hexdigest())
 
 
 def looks_like_path(text):
