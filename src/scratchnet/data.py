@@ -12,7 +12,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
-from .files import REPO, write_atomic
+from .files import REPO, one_line, write_atomic
 
 DATASETS = {"swissroll": "SwissRollData.mat", "peaks": "PeaksData.mat", "gmm": "GMMData.mat"}
 KEYS = ("Yt", "Ct", "Yv", "Cv")
@@ -114,8 +114,7 @@ def make_swissroll(seed=0):
     points = []
     for c in range(k):
         t = starts[c] + length * rng.random(per_class)
-        r = a * t
-        P = np.stack([r * np.cos(t + c * np.pi), r * np.sin(t + c * np.pi)])
+        P = a * t * np.stack([np.cos(t + c * np.pi), np.sin(t + c * np.pi)])
         points.append(P + sigma * rng.standard_normal(P.shape))
     return _assemble(points, rng, m_train)
 
@@ -177,44 +176,11 @@ GENERATORS = {"swissroll": make_swissroll, "peaks": make_peaks, "gmm": make_gmm}
 
 def write_lookalike(name, directory, *, seed=0):
     """Generate the look-alike of the named set and write it into ``directory``; return its path."""
-    arrays = GENERATORS[name](seed)
-    arrays[LOOKALIKE_KEY] = np.array([[seed]], dtype=np.float64)
+    arrays = {**GENERATORS[name](seed), LOOKALIKE_KEY: np.array([[seed]], dtype=np.float64)}
     buffer = io.BytesIO()
     scipy.io.savemat(buffer, arrays, do_compression=True, oned_as="column")
-    data = bytearray(buffer.getvalue())
-    data[:116] = _MAT_HEADER.ljust(116)
-    return write_atomic(Path(directory) / DATASETS[name], bytes(data))
-
-
-def _first_line(text, limit=160):
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _read_mat(path):
-    """Read ``path``; return (dict of its variables, sha256 hex of its bytes)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a .mat file") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read it ({_first_line(err.strerror or err)})") from None
-    if not data:
-        raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        contents = scipy.io.loadmat(io.BytesIO(data))
-    except NotImplementedError:
-        raise DataError(f"{path.name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
-                        "save it with -v7") from None
-    except Exception as err:
-        # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
-        # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
-        reason = _first_line(err) or type(err).__name__
-        raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
-    return contents, digest
+    data = _MAT_HEADER.ljust(116) + buffer.getvalue()[116:]
+    return write_atomic(Path(directory) / DATASETS[name], data)
 
 
 def _shape(A):
@@ -256,37 +222,6 @@ def _check_orientation(name, Y, C, Y_key, C_key):
                     f"but features {Y_key} have {Y.shape[1]}")
 
 
-def _check_one_hot(name, C, key):
-    bad = ~(((C == 0) | (C == 1)).all(axis=0) & (C.sum(axis=0) == 1))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{name}: {key} is not one-hot: {int(bad.sum())} of {C.shape[1]} columns "
-                        f"(first: column {first}, 0-based) are not exactly one 1 and the rest 0")
-
-
-def _check_classes(name, Ct):
-    # One class is learnt perfectly by a constant: its "100%" would say nothing.
-    k = Ct.shape[0]
-    if k < 2:
-        raise DataError(f"{name}: Ct has {k} row(s), so {k} class(es); a classifier needs at "
-                        "least two")
-    present = np.flatnonzero(Ct.any(axis=1))
-    if present.size < 2:
-        raise DataError(f"{name}: every training label is class {int(present[0])} (0-based, of "
-                        f"the {k} rows of Ct); a classifier needs at least two classes among "
-                        "the training labels")
-
-
-def _check_finite(name, Y, key):
-    finite = np.isfinite(Y)
-    if not finite.all():
-        counts = {"NaN": int(np.isnan(Y).sum()), "infinite": int(np.isinf(Y).sum())}
-        what = " and ".join(f"{count} {kind}" for kind, count in counts.items() if count)
-        first = int(np.flatnonzero(~finite.all(axis=0))[0])
-        raise DataError(f"{name}: {key} has {what} value(s) (first: column {first}, 0-based); "
-                        "features must be finite")
-
-
 def validate(contents, name):
     """Check the variables of a course-format file; return float64 (Yt, Ct, Yv, Cv), or raise
     :class:`DataError`, naming the file ``name``, at the first problem found."""
@@ -309,31 +244,69 @@ def validate(contents, name):
         if T.shape[0] != V.shape[0]:
             raise DataError(f"{name}: training has {T.shape[0]} {what} ({T_key} {_shape(T)}) "
                             f"but validation has {V.shape[0]} ({V_key} {_shape(V)})")
-    _check_one_hot(name, Ct, "Ct")
-    _check_one_hot(name, Cv, "Cv")
-    _check_classes(name, Ct)
-    _check_finite(name, Yt, "Yt")
-    _check_finite(name, Yv, "Yv")
+    for key, C in (("Ct", Ct), ("Cv", Cv)):
+        bad = ~(((C == 0) | (C == 1)).all(axis=0) & (C.sum(axis=0) == 1))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name}: {key} is not one-hot: {int(bad.sum())} of {C.shape[1]} "
+                            f"columns (first: column {first}, 0-based) are not exactly one 1 and "
+                            "the rest 0")
+    # One class is learnt perfectly by a constant: its "100%" would say nothing.
+    k = Ct.shape[0]
+    if k < 2:
+        raise DataError(f"{name}: Ct has {k} row(s), so {k} class(es); a classifier needs at "
+                        "least two")
+    present = np.flatnonzero(Ct.any(axis=1))
+    if present.size < 2:
+        raise DataError(f"{name}: every training label is class {int(present[0])} (0-based, of "
+                        f"the {k} rows of Ct); a classifier needs at least two classes among "
+                        "the training labels")
+    for key, Y in (("Yt", Yt), ("Yv", Yv)):
+        finite = np.isfinite(Y)
+        if not finite.all():
+            counts = {"NaN": int(np.isnan(Y).sum()), "infinite": int(np.isinf(Y).sum())}
+            what = " and ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+            first = int(np.flatnonzero(~finite.all(axis=0))[0])
+            raise DataError(f"{name}: {key} has {what} value(s) (first: column {first}, "
+                            "0-based); features must be finite")
     return Yt, Ct, Yv, Cv
 
 
 def load_file(path, name=None):
-    """Load and validate the .mat file ``path``; return a :class:`Dataset` (float64)."""
+    """Read and validate the .mat file ``path``; return a :class:`Dataset` (float64)."""
     path = Path(path)
-    contents, digest = _read_mat(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a .mat file") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it ({one_line(err.strerror or err)})") from None
+    if not data:
+        raise DataError(f"{path.name}: empty file (0 bytes); expected a MATLAB .mat file")
+    try:
+        contents = scipy.io.loadmat(io.BytesIO(data))
+    except NotImplementedError:
+        raise DataError(f"{path.name}: a MATLAB v7.3 (HDF5) file, which scipy cannot read; "
+                        "save it with -v7") from None
+    except Exception as err:
+        # A damaged file can fail anywhere inside scipy's parser (ValueError, TypeError,
+        # zlib.error, struct.error, ...): every one of them means "not a usable .mat file".
+        reason = one_line(err) or type(err).__name__
+        raise DataError(f"{path.name}: not a readable .mat file, or truncated ({reason})") from None
     Yt, Ct, Yv, Cv = validate(contents, path.name)
     if name is None:
         known = {file.lower(): key for key, file in DATASETS.items()}
         name = known.get(path.name.lower(), path.stem)
     source = "look-alike" if LOOKALIKE_KEY in contents else "course file"
     return Dataset(name=name, Xt=Yt, Ct=Ct, Xv=Yv, Cv=Cv, source=source,
-                   path=str(path.resolve()), sha256=digest)
+                   path=str(path.resolve()), sha256=hashlib.sha256(data).hexdigest())
 
 
 def looks_like_path(text):
     """True when ``text`` names a file rather than a data set: a separator, .mat, or a file."""
-    separator = any(sep in text for sep in (os.sep, "/", os.altsep) if sep)
-    return separator or text.lower().endswith(".mat") or Path(text).is_file()
+    return os.sep in text or "/" in text or text.lower().endswith(".mat") or Path(text).is_file()
 
 
 def _generate(name, quiet):
@@ -352,10 +325,10 @@ def _generate(name, quiet):
             path = write_lookalike(name, fallback)
         except OSError as err2:
             raise DataError(f"{file}: not found in {target}, and a look-alike could be written "
-                            f"neither there ({_first_line(err)}) nor in {fallback} "
-                            f"({_first_line(err2)})") from None
+                            f"neither there ({one_line(err)}) nor in {fallback} "
+                            f"({one_line(err2)})") from None
         note = (f"generated a look-alike of {file} in {fallback} because {target} is not "
-                f"writable ({_first_line(err)}); put the course file in {target} to use it")
+                f"writable ({one_line(err)}); put the course file in {target} to use it")
     if not quiet:
         print(note, file=sys.stderr)
     return path

@@ -1,19 +1,14 @@
 """Pictures of the data sets: project_2d and class_counts compute, plot_dataset(s) draw."""
 import numpy as np
 
+# The data sets' names as the assignment writes them.
 DISPLAY_NAMES = {"swissroll": "SwissRoll", "peaks": "Peaks", "gmm": "GMM"}
-
-
-def display_name(ds):
-    """The name of a :class:`~scratchnet.data.Dataset` as the assignment writes it."""
-    return DISPLAY_NAMES.get(ds.name, ds.name)
 
 
 def project_2d(X, X_fit=None):
     """Project the columns of ``X`` (n x m) onto the first two principal components of ``X_fit``
     (default ``X``), centred on its mean: ``(Z, explained)``, Z 2 x m and the fraction of the
-    variance of ``X_fit`` each component carries. A 2-D ``X`` is its own picture: ``(X, None)``.
-    """
+    variance of ``X_fit`` each component carries. A 2-D ``X`` is its own picture: ``(X, None)``."""
     X = np.asarray(X, dtype=np.float64)
     if X.shape[0] <= 2:
         return X, None
@@ -44,8 +39,7 @@ def plot_dataset(ds, ax, *, max_points=4000, rng=None, split="train"):
 
     At most ``max_points`` samples, drawn with ``rng``, so the picture stays legible; n > 2 is
     shown on the training set's first two principal components, whose explained-variance
-    fractions it returns (None for 2-D data).
-    """
+    fractions it returns (None for 2-D data)."""
     import matplotlib
 
     rng = np.random.default_rng(0) if rng is None else rng
@@ -65,7 +59,8 @@ def plot_dataset(ds, ax, *, max_points=4000, rng=None, split="train"):
     else:
         ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of the variance)")
         ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}%)")
-    ax.set_title(f"{display_name(ds)} (n = {ds.n_features}, {ds.n_classes} classes)")
+    ax.set_title(f"{DISPLAY_NAMES.get(ds.name, ds.name)} (n = {ds.n_features}, "
+                 f"{ds.n_classes} classes)")
     legend = ax.legend(loc="upper right", fontsize=6, markerscale=4, frameon=True, framealpha=0.8,
                        handletextpad=0.2, borderpad=0.3)
     for handle in legend.legend_handles:
@@ -83,8 +78,7 @@ def plot_datasets(datasets, *, max_points=4000, seed=0):
     with plt.rc_context({"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8}):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 * len(datasets), 2.6),
                                  squeeze=False)
-        explained = {}
-        for ax, (name, ds) in zip(axes[0], datasets.items()):
-            explained[name] = plot_dataset(ds, ax, max_points=max_points, rng=rng)
+        explained = {name: plot_dataset(ds, ax, max_points=max_points, rng=rng)
+                     for ax, (name, ds) in zip(axes[0], datasets.items())}
         fig.tight_layout()
     return fig, explained

@@ -1,5 +1,6 @@
-"""Writing files whole: a temporary file beside the target, then a rename, with the mode the
-umask gives (``mkstemp`` creates 0600, which would leave a result readable by its owner only)."""
+"""Files: the checkout, one-line messages about them, and writing them whole: a temporary file
+beside the target, then a rename, with the mode the umask gives (``mkstemp`` creates 0600, which
+would leave a result readable by its owner only)."""
 import os
 import re
 import tempfile
@@ -10,6 +11,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 _lock = threading.Lock()
+
+
+def one_line(text, limit=160):
+    """``text`` (an error, say) on one line: whitespace collapsed, cut to ``limit`` characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def umask():

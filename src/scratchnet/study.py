@@ -7,13 +7,15 @@ import numpy as np
 
 # Two mean accuracies closer than this (a fraction: 0.002 is 0.2 points) count as level.
 MARGIN = 0.002
+# A transpose test holds to round-off when |u^T (J v) - v^T (J^T u)| / (||u|| ||J v||) is below
+# this: about 4500 machine epsilons, where a wrong product gives errors of order one.
+TRANSPOSE_ROUNDOFF = 1e-12
 
 
 def seeded(seed):
     """Two independent Generators from one seed (SeedSequence.spawn): the initial weights' and
     the training's, so the weights do not depend on how many numbers the training draws."""
-    init, training = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init), np.random.default_rng(training)
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,8 @@ def split(X, C, fraction, rng):
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     m = X.shape[1]
-    order = rng.permutation(m)
     cut = m - max(1, math.floor(fraction * m))
-    a, b = order[:cut], order[cut:]
+    a, b = np.split(rng.permutation(m), [cut])
     return X[:, a], C[:, a], X[:, b], C[:, b]
 
 
@@ -98,20 +99,13 @@ def best(scores):
     return max(scores, key=lambda key: scores[key])
 
 
-# A transpose test holds to round-off when |u^T (J v) - v^T (J^T u)| / (||u|| ||J v||) is below
-# this: about 4500 machine epsilons, where a wrong product gives errors of order one.
-TRANSPOSE_ROUNDOFF = 1e-12
-
-
 def derivative_check(result, linear=False, transposes=None):
-    """One gradient or Jacobian test (a :class:`scratchnet.verify.TestResult`) as a table row.
-
-    ``result.summary()``, ``second_over_roundoff`` (the largest second-order error over
-    round-off) and ``passes`` (``passes_linear()`` for a ``linear`` target, whose second-order
-    error is round-off from the first row: W2 of the residual block). Given the relative errors
-    ``transposes`` of transpose tests, also ``transpose`` (the largest) and ``transpose_holds``
-    (every one below TRANSPOSE_ROUNDOFF).
-    """
+    """One gradient or Jacobian test (a :class:`scratchnet.verify.TestResult`) as a table row:
+    ``result.summary()``, ``second_over_roundoff`` (the largest second-order error over round-off)
+    and ``passes`` (``passes_linear()`` for a ``linear`` target, whose second-order error is
+    round-off from the first row: W2 of the residual block); given the relative errors
+    ``transposes`` of transpose tests, ``transpose`` (the largest) and ``transpose_holds`` (every
+    one below TRANSPOSE_ROUNDOFF)."""
     row = {**result.summary(),
            "second_over_roundoff": float(np.max(result.second) / result.floor),
            "passes": bool(result.passes_linear() if linear else result.passes())}
@@ -130,11 +124,7 @@ def input_noise(sigma):
     sigma = np.asarray(sigma, dtype=float)
     if not np.all(np.isfinite(sigma)) or np.any(sigma < 0):
         raise ValueError(f"noise level must be finite and >= 0, got {sigma.tolist()}")
-
-    def transform(X, rng):
-        return X + sigma * rng.standard_normal(X.shape)
-
-    return transform
+    return lambda X, rng: X + sigma * rng.standard_normal(X.shape)
 
 
 def seed_margin(a, b, margin=MARGIN):

@@ -169,8 +169,7 @@ def run_train(args):
     result = run_training(_config(args), callback=progress if show else None)
     final = result["final"]
     print(f"{result['data']['name']}: train accuracy {final['train_acc']:.4f}, validation "
-          f"accuracy {final['val_acc']:.4f} after {args.epochs} epochs "
-          f"({result['seconds']:.1f} s)")
+          f"accuracy {final['val_acc']:.4f} after {args.epochs} epochs ({result['seconds']:.1f} s)")
     if args.out:
         write_json(result, args.out)
     return 0

@@ -5,7 +5,6 @@ source, sha256, ...), ``history`` (a record of :data:`EPOCH_KEYS` per epoch), ``
 import json
 import math
 import sys
-import time
 
 import numpy as np
 
@@ -14,7 +13,7 @@ from ..files import write_atomic
 from ..network import make_network
 from ..optim import make_optimizer, make_schedule
 from ..report.stamp import stamp
-from ..study import seeded
+from ..study import seeded, timed
 from ..train import train
 
 # A good configuration for every course data set, not a toy (see the README).
@@ -47,9 +46,15 @@ def _is_finite(value):
     return (_is_int(value) or isinstance(value, (float, np.floating))) and math.isfinite(value)
 
 
-def check_config(config):
-    """Refuse, before anything runs, the values no run can use; return ``config``. A non-finite
-    rate would train to NaN and look like divergence; a negative seed would fail in NumPy."""
+def full_config(config):
+    """``config`` completed with the defaults and checked: unknown keys refused by name, and,
+    before anything runs, the values no run can use (a non-finite rate would train to NaN and
+    look like divergence; a negative seed would fail in NumPy)."""
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown configuration keys {unknown}; known: {sorted(DEFAULTS)}")
+    config = {**DEFAULTS, **config}
+
     def need(key, ok, what):
         if not ok(config[key]):
             raise ConfigError(f"{key} must be {what}, got {config[key]!r}")
@@ -63,14 +68,6 @@ def check_config(config):
     need("dtype", lambda v: v in ("float32", "float64"), "'float32' or 'float64'")
     need("eval_size", lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1")
     return config
-
-
-def full_config(config):
-    """``config`` completed with the defaults and checked; unknown keys refused by name."""
-    unknown = sorted(set(config) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"unknown configuration keys {unknown}; known: {sorted(DEFAULTS)}")
-    return check_config({**DEFAULTS, **config})
 
 
 def checked_schedule(config):
@@ -107,14 +104,11 @@ def run_training(config, callback=None, quiet=False):
     schedule = checked_schedule(config)
     net, rng = build_network(config, data)
     optimizer = make_optimizer(config["optimizer"], config["lr"], beta=config["momentum"])
-    start = time.perf_counter()
-    history = train(net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer,
-                    epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
-                    schedule=schedule, eval_size=config["eval_size"], callback=callback)
-    seconds = time.perf_counter() - start
-    record = history.to_dict()
+    history, seconds, _ = timed(train, net, data.Xt, data.Ct, data.Xv, data.Cv, optimizer,
+                                epochs=config["epochs"], batch_size=config["batch_size"], rng=rng,
+                                schedule=schedule, eval_size=config["eval_size"], callback=callback)
     per_epoch = [dict(zip(EPOCH_KEYS, values))
-                 for values in zip(*(record[key] for key in EPOCH_KEYS))]
+                 for values in zip(*(getattr(history, key) for key in EPOCH_KEYS))]
     return {"config": config, "data": data.describe(), "history": per_epoch,
             "eval_size": history.eval_size, "final": history.final(),
             "n_params": net.n_params, "seconds": seconds, "stamp": stamp()}

@@ -9,6 +9,11 @@ import numpy as np
 from ..files import REPO, write_atomic
 from .stamp import stamp
 
+# A claim's mark by its verdict, and a gradient test's target as tables and figures write it.
+MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
+         None: "*not checked (a QUICK build)*"}
+TARGETS = {"W": "$W$", "b": "$b$", "X": "$X$"}
+
 
 def show_figure(fig, name, caption, dpi=150):
     """Save a matplotlib figure as ``figures/<name>.png`` (or in ``$SCRATCHNET_FIGURES``), show
@@ -49,18 +54,12 @@ def record(path, **numbers):
     return data
 
 
-MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
-         None: "*not checked (a QUICK build)*"}
-
-
 class Claims:
-    """The statements of a notebook that depend on its results, each checked by the build.
-
+    """The statements of a notebook that depend on its results, each checked by the build:
     ``claims.check(text, holds)`` states a conclusion again with this build's verdict beside it,
     ``holds`` computed from the results. A contradicted claim shows in bold but does not stop
     the build (a user's own parameters may contradict it); with ``quick=True`` (small sizes
-    prove nothing) every claim is not checked. ``records()``: ``[{"text", "holds"}]`` for JSON.
-    """
+    prove nothing) every claim is not checked. ``records()``: ``[{"text", "holds"}]`` for JSON."""
 
     def __init__(self, quick=False):
         self.quick = bool(quick)
@@ -133,8 +132,7 @@ def percent(fraction, digits=1):
 def records_table(records, columns, label_header="", digits=4, fmt=None):
     """A markdown table with a row per entry of ``records`` (``{row label: {key: value}}``);
     ``columns`` is a list of keys (each its own header) or ``{header: key}``, missing keys n/a."""
-    if not isinstance(columns, dict):
-        columns = {key: key for key in columns}
+    columns = columns if isinstance(columns, dict) else {key: key for key in columns}
     rows = [[label] + [values.get(key) for key in columns.values()]
             for label, values in records.items()]
     return markdown_table([label_header] + list(columns), rows,
@@ -143,24 +141,17 @@ def records_table(records, columns, label_header="", digits=4, fmt=None):
 
 def data_sources(data):
     """One paragraph saying which data every set came from: ``data`` is ``{name: Dataset}``."""
-    parts = []
-    for name, dataset in data.items():
-        d = dataset.describe()
-        parts.append(f"**{name}** from the {d['source']} {Path(d['path']).name} (sha256 "
-                     f"{d['sha256'][:12]}), {d['m_train']} training and {d['m_val']} validation "
-                     f"samples, {d['n_features']} features, {d['n_classes']} classes")
+    parts = [f"**{name}** from the {ds.source} {Path(ds.path).name} (sha256 {ds.sha256[:12]}), "
+             f"{ds.m_train} training and {ds.m_val} validation samples, {ds.n_features} "
+             f"features, {ds.n_classes} classes" for name, ds in data.items()]
     return "Data: " + "; ".join(parts) + "."
-
-
-TARGETS = {"W": "$W$", "b": "$b$", "X": "$X$"}
 
 
 def gradient_summary_table(summaries):
     """The gradient tests of ``{dataset: {target: summary}}`` as one markdown table."""
-    rows = [[name, TARGETS.get(target, target), s["clean_rows_second"]]
-            + [f"{s[key]:.3f}" for key in ("median_ratio_first", "median_ratio_second",
-                                            "order_first", "order_second")]
-            + [s["passes"]]
+    keys = ("median_ratio_first", "median_ratio_second", "order_first", "order_second")
+    rows = [[name, TARGETS.get(target, target), s["clean_rows_second"],
+             *(f"{s[key]:.3f}" for key in keys), s["passes"]]
             for name, tests in summaries.items() for target, s in tests.items()]
     return markdown_table(["data set", "gradient in", "rows above round-off",
                            "median ratio, first", "median ratio, second",

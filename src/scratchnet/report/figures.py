@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
 from matplotlib.ticker import MaxNLocator
 
 from . import TARGETS
@@ -14,10 +15,6 @@ from ..datavis import subsample
 WIDTH = 7.0
 TINY = 1e-300
 K_LABEL = r"$k$  ($\epsilon = \epsilon_0\, 2^{-k}$)"
-
-
-def _label(target):
-    return TARGETS.get(target, target)
 
 
 def _finish(fig, suptitle=None, legend=None, ncol=4, **options):
@@ -32,23 +29,21 @@ def _finish(fig, suptitle=None, legend=None, ncol=4, **options):
     return fig
 
 
-def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=_label):
+def gradient_test_figure(results, title=None, kind="gradient", linear=(), label=None):
     """Gradient (or Jacobian, by ``kind``) tests on one data set, a column per target: errors
     against k (log scale) with the round-off level above, ratios of successive rows (2 and 4)
     below, rows at round-off shaded. A target in ``linear`` gets no second-order ratio (a ratio
-    of round-off means nothing); ``label`` writes a target's name."""
-    n = len(results)
-    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 4.5), squeeze=False, sharex=True)
-    for col, (target, result) in enumerate(results.items()):
+    of round-off means nothing); ``label`` writes a target's name (default: by TARGETS)."""
+    fig, axes = plt.subplots(2, len(results), figsize=(WIDTH, 4.5), squeeze=False, sharex=True)
+    for (top, bottom), (target, result) in zip(axes.T, results.items()):
         k = np.arange(len(result.eps))
-        top, bottom = axes[0, col], axes[1, col]
         top.semilogy(k, np.maximum(result.first, TINY), "o-", ms=3, label="first order")
         top.semilogy(k, np.maximum(result.second, TINY), "s-", ms=3, label="second order")
         top.axhline(result.floor, color="grey", ls=":", lw=1, label="round-off level")
-        positive = result.second[result.second > 0]
-        top.set_ylim(bottom=min(result.floor / 10, np.min(positive, initial=1.0) / 3))
-        top.set_title(f"{kind} in {label(target)}" + (" (linear)" if target in linear else ""),
-                      fontsize=10)
+        lowest = np.min(result.second, where=result.second > 0, initial=1.0)
+        top.set_ylim(bottom=min(result.floor / 10, lowest / 3))
+        name = label(target) if label else TARGETS.get(target, target)
+        top.set_title(f"{kind} in {name}" + (" (linear)" if target in linear else ""), fontsize=10)
         bottom.plot(k[1:], result.ratio_first, "o-", ms=3, label="first order")
         if target not in linear:
             bottom.plot(k[1:], np.nan_to_num(result.ratio_second, nan=0.0, posinf=99.0), "s-",
@@ -73,37 +68,33 @@ def history_figure(history, optimum=None, title=None):
     """One run per epoch: train and validation accuracy (%) with the linear optimum's (dashed)
     and the best validation epoch marked; the training loss above the optimum's (log scale) and
     the learning rate. ``optimum`` has ``train_loss``, ``train_acc``, ``val_acc`` (or keys)."""
-    if isinstance(optimum, Mapping):
-        optimum = SimpleNamespace(**optimum)
+    optimum = SimpleNamespace(**optimum) if isinstance(optimum, Mapping) else optimum
     epochs = np.asarray(history.epoch)
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 2.9))
     left.plot(epochs, 100 * np.asarray(history.train_acc), "-", color="C0", label="train")
     left.plot(epochs, 100 * np.asarray(history.val_acc), "-", color="C1", label="validation")
-    if optimum is not None:
+    if optimum is None:
+        right.semilogy(epochs, history.train_loss, color="C0", label="training loss")
+        right.set_ylabel("training loss")
+    else:
         left.axhline(100 * optimum.train_acc, color="C0", ls="--", lw=0.9,
                      label="train, linear optimum")
         left.axhline(100 * optimum.val_acc, color="C1", ls="--", lw=0.9,
                      label="validation, linear optimum")
+        excess = np.asarray(history.train_loss) - optimum.train_loss
+        right.semilogy(epochs, np.maximum(excess, TINY), color="C0",
+                       label="training loss minus optimum")
+        right.set_ylabel("excess training loss")
     best = int(np.argmax(history.val_acc))
     left.plot(epochs[best], 100 * history.val_acc[best], "v", color="C3", ms=6,
               label="best validation epoch")
     for ax in (left, right):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-    left.set_xlabel("epoch")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
     left.set_ylabel("accuracy (%)")
     below = dict(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     left.legend(ncol=2, **below)
-    left.grid(True, alpha=0.3)
-    if optimum is not None:
-        excess = np.asarray(history.train_loss) - optimum.train_loss
-        right.semilogy(epochs, np.maximum(excess, TINY), color="C0",
-                       label="training loss minus optimum")
-        right.set_ylabel("excess training loss")
-    else:
-        right.semilogy(epochs, history.train_loss, color="C0", label="training loss")
-        right.set_ylabel("training loss")
-    right.set_xlabel("epoch")
-    right.grid(True, alpha=0.3)
     rate = right.twinx()
     rate.step(epochs, history.lr, where="post", color="grey", ls=":", label="learning rate")
     rate.set_yscale("log")
@@ -119,21 +110,9 @@ def run_figure(result):
     fig, ax = plt.subplots(figsize=(5, 3))
     for key, label in (("train_acc", "train"), ("val_acc", "validation")):
         ax.plot([row["epoch"] for row in history], [row[key] for row in history], label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
+    ax.set(xlabel="epoch", ylabel="accuracy")
     ax.legend()
     return fig
-
-
-def _ink(rgba):
-    """Black on a light cell, white on a dark one (by the cell's relative luminance)."""
-    r, g, b = rgba[:3]
-    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
-
-
-def _tick(value):
-    """A tick label: text as it is, a number compact (0.001, 1, 1e-05)."""
-    return value if isinstance(value, str) else f"{value:g}"
 
 
 def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=None, title=None,
@@ -155,8 +134,7 @@ def band_figure(panels, xlabel, ylabel, *, x=None, start=1, logy=False, zoom=Non
         for i, (label, curve) in enumerate(curves.items()):
             xs, Y = curve if isinstance(curve, tuple) else (x, curve)
             Y = np.atleast_2d(np.asarray(Y, dtype=float))
-            if logy:
-                Y = np.maximum(Y, TINY)
+            Y = np.maximum(Y, TINY) if logy else Y
             xs = start + np.arange(Y.shape[1]) if xs is None else np.asarray(xs, dtype=float)
             mean = Y.mean(axis=0)
             top = max(top, mean.max())
@@ -185,27 +163,29 @@ def heatmap_figure(panels, row_labels, col_labels, row_name, col_name, *, title=
                    fmt="{:.1f}", cmap="viridis", height=2.8):
     """Tables of numbers as coloured grids, the value (by ``fmt``) in every cell: ``panels`` of
     ``(panel_title, values)``, values rows x columns, NaN a blank cell (a run that diverged)."""
+    xticks, yticks = ([v if isinstance(v, str) else f"{v:g}" for v in labels]
+                      for labels in (col_labels, row_labels))
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False)
     for ax, (panel_title, values) in zip(axes[0], panels):
         values = np.asarray(values, dtype=float)
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
         for (i, j), value in np.ndenumerate(values):
             if np.isfinite(value):
-                ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
-                        color=_ink(image.cmap(image.norm(value))))
-        ax.set_xticks(range(len(col_labels)), [_tick(c) for c in col_labels], fontsize=8)
-        ax.set_yticks(range(len(row_labels)), [_tick(r) for r in row_labels], fontsize=8)
-        ax.set_xlabel(col_name)
-        ax.set_ylabel(row_name)
+                # Black on a light cell, white on a dark one (by its relative luminance).
+                r, g, b, _ = image.cmap(image.norm(value))
+                ink = "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+                ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7, color=ink)
+        ax.set_xticks(range(len(col_labels)), xticks, fontsize=8)
+        ax.set_yticks(range(len(row_labels)), yticks, fontsize=8)
+        ax.set(xlabel=col_name, ylabel=row_name)
         ax.set_title(panel_title, fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
     return _finish(fig, title)
 
 
 def gradient_test_curves_figure(panels, title=None):
-    """Several gradient tests per panel, ``{panel_title: {label: TestResult}}``: first-order
-    (dashed) and second-order (solid) errors against k (log scale), a colour per label, and the
-    panel's largest round-off level (dotted)."""
+    """Gradient tests, ``{panel_title: {label: TestResult}}``: errors against k (log scale),
+    first order dashed and second solid, a colour per label, the largest round-off dotted."""
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 3.0), squeeze=False, sharey=True)
     for ax, (panel_title, tests) in zip(axes[0], panels.items()):
         for i, (label, result) in enumerate(tests.items()):
@@ -233,10 +213,8 @@ def decision_grid(net, X, resolution=200, margin=0.05):
     if X.shape[0] != 2:
         raise ValueError(f"decision regions need 2-D points, got {X.shape[0]} features")
     lo, hi = X.min(axis=1), X.max(axis=1)
-    pad = margin * (hi - lo)
-    xs, ys = (np.linspace(a - p, b + p, resolution) for a, b, p in zip(lo, hi, pad))
-    gx, gy = np.meshgrid(xs, ys)
-    labels = net.predict(np.vstack([gx.ravel(), gy.ravel()]))
+    xs, ys = (np.linspace(a - p, b + p, resolution) for a, b, p in zip(lo, hi, margin * (hi - lo)))
+    labels = net.predict(np.vstack([g.ravel() for g in np.meshgrid(xs, ys)]))
     return xs, ys, np.asarray(labels).reshape(resolution, resolution)
 
 
@@ -244,8 +222,6 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
     """Decision regions side by side: one panel per ``(title, (xs, ys, labels))`` of
     :func:`decision_grid`, the regions in light colours, with at most ``max_points`` of the
     points X (2 x m) on top in the colour of their label (C, k x m one-hot)."""
-    from matplotlib.colors import ListedColormap
-
     k = C.shape[0]
     colours = [plt.get_cmap("tab10")(c % 10) for c in range(k)]
     light = ListedColormap([tuple(0.55 + 0.45 * np.asarray(c[:3])) for c in colours])
@@ -259,8 +235,7 @@ def decision_regions_figure(panels, X, C, max_points=2000, seed=0):
         ax.scatter(X[0, keep], X[1, keep], c=[colours[c] for c in labels], s=2,
                    linewidths=0.2, edgecolors="k", rasterized=True)
         ax.set_title(panel_title, fontsize=9)
-        ax.set_xlabel("$x_1$")
-        ax.set_aspect("equal", adjustable="box")
+        ax.set(xlabel="$x_1$", aspect="equal", adjustable="box")
     axes[0, 0].set_ylabel("$x_2$")
     return _finish(fig)
 
@@ -279,8 +254,7 @@ def layer_norms_figure(panels, ylabel, *, ncols=None, title=None, height=2.6):
         for i, (label, N) in enumerate(curves.items()):
             N = np.maximum(np.atleast_2d(np.asarray(N, dtype=float)), TINY)
             layers = np.arange(1, N.shape[1] + 1)
-            for row in N:
-                ax.semilogy(layers, row, "-", color=f"C{i}", lw=0.6, alpha=0.3)
+            ax.semilogy(layers, N.T, "-", color=f"C{i}", lw=0.6, alpha=0.3)
             ax.semilogy(layers, np.exp(np.log(N).mean(axis=0)), "o-", color=f"C{i}", ms=3,
                         lw=1.3, label=label)
         ax.set_title(panel_title, fontsize=9)
