@@ -158,7 +158,7 @@ def test_a_rate_the_schedule_makes_non_finite_is_reported_as_given(tiny_mat):
 
     config = full_config({"lr": 1e-3, "schedule": "cosine", "epochs": 3})
     assert [round(checked_schedule(config)(e), 12) for e in range(3)] == [1e-3, 0.0007525, 0.0002575]
-    # No schedule of ours overflows a finite rate, so one is given a rate that check_config
+    # No schedule of ours overflows a finite rate, so one is given a rate that full_config
     # would refuse, to see the error name the rate given rather than the NaN it became.
     config["lr"] = float("inf")
     with pytest.raises(ConfigError, match=r"lr inf with the cosine schedule becomes nan at epoch 1"):
