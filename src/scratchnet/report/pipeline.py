@@ -116,17 +116,15 @@ def _timed_out_cell(partial):
     """(source, traceback) of the cell a timeout stopped, from the partly executed copy: the one
     holding the KeyboardInterrupt of the kernel's shutdown, else the last one papermill started."""
     try:
-        cells = read_notebook(partial).cells if partial is not None else []
+        cells = [cell for cell in read_notebook(partial).cells if cell.cell_type == "code"]
     except Exception:  # no copy, or an unreadable one: the message names no cell
-        cells = []
-    started = None, None
-    for cell in (cell for cell in cells if cell.cell_type == "code"):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return cell.source, out.get("traceback")
-        if cell.metadata.get("papermill", {}).get("start_time"):
-            started = cell.source, None
-    return started
+        return None, None
+    for cell in cells:
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        if errors:
+            return cell.source, errors[0].get("traceback")
+    started = [cell for cell in cells if cell.metadata.get("papermill", {}).get("start_time")]
+    return (started[-1].source, None) if started else (None, None)
 
 
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
@@ -146,10 +144,9 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
         what = f"{err.ename}: {_one_line(err.evalue, 160)}"
     else:
         return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
-    cells = src_nb.cells if src_nb is not None and source else []
-    cell = next((i for i, c in enumerate(cells, 1)
-                 if c.cell_type == "code" and c.source.strip() == source.strip()), None)
-    where = f"cell {cell}" if cell else where
+    cells = enumerate(src_nb.cells if src_nb is not None and source else [], 1)
+    where = next((f"cell {i}" for i, c in cells
+                  if c.cell_type == "code" and c.source.strip() == source.strip()), where)
     # IPython's traceback opens with the cell ("Cell In[4], line 2"); "---->" marks the line.
     plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
     line = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", plain, re.M | re.S)
