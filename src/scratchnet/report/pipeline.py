@@ -220,16 +220,15 @@ def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
     names = list(names) if names is not None else [f"notebook {i}" for i in range(len(notebooks))]
-    merged = nbformat.v4.new_notebook()
+    merged = nbformat.v4.new_notebook(cells=[copy.deepcopy(cell) for nb in notebooks
+                                             for cell in nb.cells])
+    for cell in merged.cells:
+        # Copies of one template share ids; 122 random bits make each fresh one unique.
+        cell["id"] = uuid.uuid4().hex
     for key in ("kernelspec", "language_info"):
         if key in notebooks[0].metadata:
             merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
     merged.metadata.update(title=title, authors=[{"name": name} for name in authors])
-    for nb in notebooks:
-        for cell in copy.deepcopy(nb.cells):
-            # Copies of one template share ids; 122 random bits make each fresh one unique.
-            cell["id"] = uuid.uuid4().hex
-            merged.cells.append(cell)
     merged.metadata["scratchnet"] = {
         "sources": names, "sections": [section_title(nb) for nb in notebooks],
         "quick": any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
