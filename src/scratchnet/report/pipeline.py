@@ -408,22 +408,21 @@ def add_contents(html):
     nav = soup.select_one("nav#contents")
     if nav is None:
         raise PipelineError("the HTML template has no nav#contents for the table of contents")
-    outer = soup.new_tag("ol", attrs={"class": "sn-toc"})
-    current = None
+    toc = soup.new_tag("ol", attrs={"class": "sn-toc"})
     for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
         anchors = heading.select("a.anchor-link")
         link = soup.new_tag("a", href=f"#{heading['id']}")
         link.extend([copy.copy(part) for part in heading.contents if part not in anchors])
         item = soup.new_tag("li")
         item.append(link)
-        if heading.name == "h1" or current is None:
-            current = item
-            outer.append(item)
-        else:
-            if current.ol is None:
-                current.append(soup.new_tag("ol"))
-            current.ol.append(item)
-    nav.append(outer)
+        if heading.name == "h1" or not toc.contents:
+            toc.append(item)
+            continue
+        section = toc.contents[-1]  # an h2 goes under the h1 before it
+        if section.ol is None:
+            section.append(soup.new_tag("ol"))
+        section.ol.append(item)
+    nav.append(toc)
     return str(soup)
 
 
