@@ -1,10 +1,9 @@
 """The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``run SRC OUT [--quick]`` executes one notebook into its build copy (a Makefile rule each, so
-``make -j2`` runs two at once); ``render OUT.pdf EXECUTED... [--html OUT.html]`` merges them in
-order and renders them through xelatex, and into one page that loads nothing (KaTeX inlined).
-A notebook opens with a markdown ``# <section title>``, takes ``quick`` and ``results_path`` as
-parameters, and shows figures with :func:`scratchnet.report.show_figure` (caption in metadata).
+``run SRC OUT [--quick]`` executes one notebook into its build copy; ``render OUT.pdf
+EXECUTED... [--html OUT.html]`` merges them in order into a PDF (xelatex) and one page that loads
+nothing (KaTeX inlined). A notebook opens with a markdown ``# <section title>``, takes ``quick``
+and ``results_path`` as parameters, and shows figures with :func:`scratchnet.report.show_figure`.
 """
 import argparse
 import base64
@@ -180,10 +179,8 @@ def execute(src, out, parameters, cwd, timeout):
 
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
     """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
-
     A stale results JSON goes first. The copy reaches ``out`` only on success (make never takes a
-    failed run for done), else :func:`failure_paths`, with the one line :class:`PipelineError` has.
-    """
+    failed run for done), else :func:`failure_paths`, with the line :class:`PipelineError` has."""
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -437,11 +434,9 @@ def to_html(nb, template=HTML_TEMPLATE, katex=None):
 
 
 def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, log=sys.stderr):
-    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``).
-
-    The work is done in ``build_dir`` (``build/report``); each output takes its name in one step at
-    the end, so no half-written report ever has it. Returns the merged metadata, pages, seconds.
-    """
+    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``)
+    in ``build_dir`` (``build/report``); each output takes its name in one step at the end, so no
+    half-written report ever has it. Returns the merged metadata, with pages and seconds."""
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
     build_dir = Path(build_dir) if build_dir else REPO / "build" / "report"
