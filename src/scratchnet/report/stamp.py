@@ -21,15 +21,10 @@ from ..files import REPO
 def _git(repo, *args):
     """What ``git -C repo ARGS...`` prints, stripped; None when git cannot run."""
     try:
-        git = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=10)
+        return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return git.stdout.strip()
-
-
-def git_commit(repo=REPO):
-    """``git describe --always --dirty`` of ``repo``, or None outside a git checkout."""
-    return _git(repo, "describe", "--always", "--dirty", "--abbrev=10") or None
 
 
 def git_repository(repo=REPO):
@@ -112,7 +107,9 @@ def stamp():
             "numpy": numpy.__version__, "scipy": scipy.__version__, "blas": blas(),
             "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
                     "simd": simd()},
-            "platform": platform.platform(), "commit": git_commit(), "data": data_files()}
+            "platform": platform.platform(),
+            "commit": _git(REPO, "describe", "--always", "--dirty", "--abbrev=10") or None,
+            "data": data_files()}
 
 
 def environment(record):
