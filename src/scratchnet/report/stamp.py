@@ -115,9 +115,8 @@ def stamp():
 def environment(record):
     """The part of a stamp that must agree for two results to be comparable: everything but
     the commit and the BLAS thread counts (which a build sets per process)."""
-    env = {key: value for key, value in record.items() if key != "commit"}
-    env["blas"] = [{k: v for k, v in lib.items() if k != "threads"} for lib in record["blas"]]
-    return env
+    blas = [{k: v for k, v in lib.items() if k != "threads"} for lib in record["blas"]]
+    return {**{k: v for k, v in record.items() if k != "commit"}, "blas": blas}
 
 
 def _blas_text(lib):
