@@ -1,8 +1,7 @@
 """A notebook's parameters, checked at the door by ``check_parameters(globals())``.
 
 Each must have its literal default's type (a float may be an int; a list, a non-empty list of
-what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`.
-"""
+what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`."""
 import ast
 import math
 
@@ -21,10 +20,9 @@ KINDS = ((bool, "True or False", "booleans"), (int, "an integer", "integers"),
 
 
 class ParameterError(ValueError):
-    """A notebook parameter that cannot be used; the message is one line."""
+    """A notebook parameter that cannot be used; IPython shows its one line, not a traceback."""
 
     def _render_traceback_(self):
-        # IPython shows this instead of a traceback: the one line is the whole story.
         return [f"ParameterError: {self}"]
 
 
@@ -41,8 +39,7 @@ def literal_defaults(source):
 
 
 def parameters_cell_defaults(shell=None):
-    """The defaults of the parameters cell the kernel ran last before the current cell (the
-    last cell of literal assignments in IPython's input history that papermill did not inject)."""
+    """The defaults of the last cell of literal assignments the kernel ran before this one."""
     from IPython import get_ipython
 
     shell = get_ipython() if shell is None else shell
