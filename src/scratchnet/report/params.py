@@ -48,9 +48,8 @@ def parameters_cell_defaults(shell=None):
                              "kernel; outside one, pass defaults=")
     for source in reversed(list(shell.history_manager.input_hist_raw)[:-1]):
         # papermill's injected cell, "# Parameters" first, holds the values, not the defaults.
-        defaults = None if source.lstrip().startswith("# Parameters") else literal_defaults(source)
-        if defaults:
-            return defaults
+        if not source.lstrip().startswith("# Parameters") and (found := literal_defaults(source)):
+            return found
     raise ParameterError("no parameters cell ran before check_parameters: run the cell tagged "
                          "parameters first")
 
@@ -102,8 +101,7 @@ def _problem(value, default, name):
             return "empty"
         element = _element(default)
         for item in value:
-            why = _problem(item, element, name)
-            if why:
+            if why := _problem(item, element, name):
                 return f"element {item!r}: {why}"
     return None
 
