@@ -65,18 +65,16 @@ def _element(default):
     return default[0] if len({type(v) for v in default}) == 1 else None
 
 
-def _kind(default, plural=False):
-    """What a default's type asks for, in words; ``plural`` for the elements of a list."""
+def _kind(default):
+    """What a default's type asks for, in words: (for one value, for the elements of a list)."""
     if isinstance(default, (list, tuple)):
         element = _element(default)
-        of = f" of {_kind(element, plural=True)}" if element is not None else ""
-        return ("non-empty lists" if plural else "a non-empty list") + of
+        of = f" of {_kind(element)[1]}" if element is not None else ""
+        return "a non-empty list" + of, "non-empty lists" + of
     if isinstance(default, str) and default.lower() in DATASETS:
-        return "data set names" if plural else "a data set name"
-    for kind, one, several in KINDS:
-        if isinstance(default, kind):
-            return several if plural else one
-    return type(default).__name__
+        return "a data set name", "data set names"
+    words = [(one, several) for kind, one, several in KINDS if isinstance(default, kind)]
+    return words[0] if words else (type(default).__name__,) * 2
 
 
 def _problem(value, default, name):
@@ -123,7 +121,7 @@ def check_value(name, value, default):
         got = f"the string {got}"
     if why.startswith("element "):
         got += f" ({why.split(':')[0]} does not fit)"
-    expected = _kind(default)
+    expected = _kind(default)[0]
     if "unknown data set" in why:
         expected = (("a list of data set names" if isinstance(default, list) else
                      "a data set name") + f" among {', '.join(DATASETS)}, or a .mat file's path")
