@@ -25,10 +25,7 @@ import nbformat
 from ..files import REPO, copy_atomic
 from .stamp import environment, git_repository, stamp, stamp_lines
 
-TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
-HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
-AUTHORS = ("The scratchnet team",)
 # The core of the package, which the appendix lists: the maths and the training loop.
 CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 # The longest cell of the full report takes about two minutes here: half an hour is a hang.
@@ -210,7 +207,7 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     return seconds
 
 
-def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
+def merge(notebooks, *, title=TITLE, authors=("The scratchnet team",), names=None, extra=None):
     """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id; its
     ``metadata.scratchnet`` holds ``sources`` (``names``), ``sections``, ``quick`` and ``extra``."""
     notebooks = list(notebooks)
@@ -314,7 +311,7 @@ def check_stamps(current, recorded):
     return sorted(threads)
 
 
-def to_latex(nb, template=TEMPLATE):
+def to_latex(nb, template=REPO / "templates" / "scratchnet_report.tex.j2"):
     """(LaTeX source, {file name: bytes of each extracted figure}) of the notebook ``nb``."""
     from nbconvert import LatexExporter
 
@@ -423,7 +420,7 @@ def add_contents(html):
     return str(soup)
 
 
-def to_html(nb, template=HTML_TEMPLATE, katex=None):
+def to_html(nb, template=REPO / "templates" / "scratchnet_report.html.j2", katex=None):
     """``nb`` as one page that loads nothing (figures, styles, KaTeX inside), without code."""
     from nbconvert import HTMLExporter
 
