@@ -1,10 +1,9 @@
 """The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``run SRC OUT [--quick]`` executes one notebook into its build copy; ``render OUT.pdf
-EXECUTED... [--html OUT.html]`` merges them in order into a PDF (xelatex) and one page that loads
-nothing (KaTeX inlined). A notebook opens with a markdown ``# <section title>``, takes ``quick``
-and ``results_path`` as parameters, and shows figures with :func:`scratchnet.report.show_figure`.
-"""
+``run SRC OUT [--quick]`` executes one notebook into its build copy; ``render OUT.pdf EXECUTED...
+[--html OUT.html]`` merges them in order into a PDF (xelatex) and a page that loads nothing
+(KaTeX inlined). A notebook opens with a markdown ``# <section title>``, takes ``quick`` and
+``results_path`` as parameters, and shows figures with :func:`scratchnet.report.show_figure`."""
 import argparse
 import base64
 import copy

@@ -1,8 +1,7 @@
 """What a result was computed on: the versions, the BLAS, the CPU, the commit and the data.
 
 Every results JSON and the title page carry it: speed, and even float64 results in their last
-digits, depend on the BLAS, its kernel and the vector extensions NumPy dispatches to.
-"""
+digits, depend on the BLAS, its kernel and the vector extensions NumPy dispatches to."""
 import functools
 import hashlib
 import os
