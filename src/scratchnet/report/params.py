@@ -1,8 +1,7 @@
 """A notebook's parameters, checked at the door by ``check_parameters(globals())``.
 
 Each must have its literal default's type (a float may be an int; a list, a non-empty list of
-what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`.
-"""
+what the default holds), be a known data set (or a path) or one of its :data:`CHOICES`."""
 import ast
 import math
 
@@ -21,10 +20,9 @@ KINDS = ((bool, "True or False", "booleans"), (int, "an integer", "integers"),
 
 
 class ParameterError(ValueError):
-    """A notebook parameter that cannot be used; the message is one line."""
+    """A notebook parameter that cannot be used; IPython shows its one line, not a traceback."""
 
     def _render_traceback_(self):
-        # IPython shows this instead of a traceback: the one line is the whole story.
         return [f"ParameterError: {self}"]
 
 
@@ -41,8 +39,7 @@ def literal_defaults(source):
 
 
 def parameters_cell_defaults(shell=None):
-    """The defaults of the parameters cell the kernel ran last before the current cell (the
-    last cell of literal assignments in IPython's input history that papermill did not inject)."""
+    """The defaults of the last cell of literal assignments the kernel ran before this one."""
     from IPython import get_ipython
 
     shell = get_ipython() if shell is None else shell
@@ -51,9 +48,8 @@ def parameters_cell_defaults(shell=None):
                              "kernel; outside one, pass defaults=")
     for source in reversed(list(shell.history_manager.input_hist_raw)[:-1]):
         # papermill's injected cell, "# Parameters" first, holds the values, not the defaults.
-        defaults = None if source.lstrip().startswith("# Parameters") else literal_defaults(source)
-        if defaults:
-            return defaults
+        if not source.lstrip().startswith("# Parameters") and (found := literal_defaults(source)):
+            return found
     raise ParameterError("no parameters cell ran before check_parameters: run the cell tagged "
                          "parameters first")
 
@@ -69,18 +65,16 @@ def _element(default):
     return default[0] if len({type(v) for v in default}) == 1 else None
 
 
-def _kind(default, plural=False):
-    """What a default's type asks for, in words; ``plural`` for the elements of a list."""
+def _kind(default):
+    """What a default's type asks for, in words: (for one value, for the elements of a list)."""
     if isinstance(default, (list, tuple)):
         element = _element(default)
-        of = f" of {_kind(element, plural=True)}" if element is not None else ""
-        return ("non-empty lists" if plural else "a non-empty list") + of
+        of = f" of {_kind(element)[1]}" if element is not None else ""
+        return "a non-empty list" + of, "non-empty lists" + of
     if isinstance(default, str) and default.lower() in DATASETS:
-        return "data set names" if plural else "a data set name"
-    for kind, one, several in KINDS:
-        if isinstance(default, kind):
-            return several if plural else one
-    return type(default).__name__
+        return "a data set name", "data set names"
+    words = [(one, several) for kind, one, several in KINDS if isinstance(default, kind)]
+    return words[0] if words else (type(default).__name__,) * 2
 
 
 def _problem(value, default, name):
@@ -105,8 +99,7 @@ def _problem(value, default, name):
             return "empty"
         element = _element(default)
         for item in value:
-            why = _problem(item, element, name)
-            if why:
+            if why := _problem(item, element, name):
                 return f"element {item!r}: {why}"
     return None
 
@@ -128,7 +121,7 @@ def check_value(name, value, default):
         got = f"the string {got}"
     if why.startswith("element "):
         got += f" ({why.split(':')[0]} does not fit)"
-    expected = _kind(default)
+    expected = _kind(default)[0]
     if "unknown data set" in why:
         expected = (("a list of data set names" if isinstance(default, list) else
                      "a data set name") + f" among {', '.join(DATASETS)}, or a .mat file's path")

@@ -1,11 +1,9 @@
 """The report's pipeline: run each notebook with papermill, merge them, render a PDF and a page.
 
-``run SRC OUT [--quick]`` executes one notebook into its build copy (a Makefile rule each, so
-``make -j2`` runs two at once); ``render OUT.pdf EXECUTED... [--html OUT.html]`` merges them in
-order and renders them through xelatex, and into one page that loads nothing (KaTeX inlined).
-A notebook opens with a markdown ``# <section title>``, takes ``quick`` and ``results_path`` as
-parameters, and shows figures with :func:`scratchnet.report.show_figure` (caption in metadata).
-"""
+``run SRC OUT [--quick]`` executes one notebook into its build copy; ``render OUT.pdf EXECUTED...
+[--html OUT.html]`` merges them in order into a PDF (xelatex) and a page that loads nothing
+(KaTeX inlined). A notebook opens with a markdown ``# <section title>``, takes ``quick`` and
+``results_path`` as parameters, and shows figures with :func:`scratchnet.report.show_figure`."""
 import argparse
 import base64
 import copy
@@ -26,10 +24,7 @@ import nbformat
 from ..files import REPO, copy_atomic
 from .stamp import environment, git_repository, stamp, stamp_lines
 
-TEMPLATE = REPO / "templates" / "scratchnet_report.tex.j2"
-HTML_TEMPLATE = REPO / "templates" / "scratchnet_report.html.j2"
 TITLE = "scratchnet: Deep Learning from Scratch"
-AUTHORS = ("The scratchnet team",)
 # The core of the package, which the appendix lists: the maths and the training loop.
 CORE = ("activations", "layers", "loss", "network", "optim", "train", "verify")
 # The longest cell of the full report takes about two minutes here: half an hour is a hang.
@@ -116,17 +111,15 @@ def _timed_out_cell(partial):
     """(source, traceback) of the cell a timeout stopped, from the partly executed copy: the one
     holding the KeyboardInterrupt of the kernel's shutdown, else the last one papermill started."""
     try:
-        cells = read_notebook(partial).cells if partial is not None else []
+        cells = [cell for cell in read_notebook(partial).cells if cell.cell_type == "code"]
     except Exception:  # no copy, or an unreadable one: the message names no cell
-        cells = []
-    started = None, None
-    for cell in (cell for cell in cells if cell.cell_type == "code"):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return cell.source, out.get("traceback")
-        if cell.metadata.get("papermill", {}).get("start_time"):
-            started = cell.source, None
-    return started
+        return None, None
+    for cell in cells:
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        if errors:
+            return cell.source, errors[0].get("traceback")
+    started = [cell for cell in cells if cell.metadata.get("papermill", {}).get("start_time")]
+    return (started[-1].source, None) if started else (None, None)
 
 
 def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
@@ -146,10 +139,9 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
         what = f"{err.ename}: {_one_line(err.evalue, 160)}"
     else:
         return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
-    cells = src_nb.cells if src_nb is not None and source else []
-    cell = next((i for i, c in enumerate(cells, 1)
-                 if c.cell_type == "code" and c.source.strip() == source.strip()), None)
-    where = f"cell {cell}" if cell else where
+    cells = enumerate(src_nb.cells if src_nb is not None and source else [], 1)
+    where = next((f"cell {i}" for i, c in cells
+                  if c.cell_type == "code" and c.source.strip() == source.strip()), where)
     # IPython's traceback opens with the cell ("Cell In[4], line 2"); "---->" marks the line.
     plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
     line = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", plain, re.M | re.S)
@@ -183,10 +175,8 @@ def execute(src, out, parameters, cwd, timeout):
 
 def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=None):
     """Execute ``src`` into ``out`` in ``cwd`` with ``quick`` and ``results_path``; return seconds.
-
     A stale results JSON goes first. The copy reaches ``out`` only on success (make never takes a
-    failed run for done), else :func:`failure_paths`, with the one line :class:`PipelineError` has.
-    """
+    failed run for done), else :func:`failure_paths`, with the line :class:`PipelineError` has."""
     timeout = cell_timeout() if timeout is None else timeout
     src, out = Path(src), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -216,23 +206,22 @@ def run_notebook(src, out, *, quick=False, cwd=REPO, log=sys.stderr, timeout=Non
     return seconds
 
 
-def merge(notebooks, *, title=TITLE, authors=AUTHORS, names=None, extra=None):
+def merge(notebooks, *, title=TITLE, authors=("The scratchnet team",), names=None, extra=None):
     """One new notebook of the cells of ``notebooks`` in order, each cell with a fresh id; its
     ``metadata.scratchnet`` holds ``sources`` (``names``), ``sections``, ``quick`` and ``extra``."""
     notebooks = list(notebooks)
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
     names = list(names) if names is not None else [f"notebook {i}" for i in range(len(notebooks))]
-    merged = nbformat.v4.new_notebook()
+    merged = nbformat.v4.new_notebook(cells=[copy.deepcopy(cell) for nb in notebooks
+                                             for cell in nb.cells])
+    for cell in merged.cells:
+        # Copies of one template share ids; 122 random bits make each fresh one unique.
+        cell["id"] = uuid.uuid4().hex
     for key in ("kernelspec", "language_info"):
         if key in notebooks[0].metadata:
             merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
     merged.metadata.update(title=title, authors=[{"name": name} for name in authors])
-    for nb in notebooks:
-        for cell in copy.deepcopy(nb.cells):
-            # Copies of one template share ids; 122 random bits make each fresh one unique.
-            cell["id"] = uuid.uuid4().hex
-            merged.cells.append(cell)
     merged.metadata["scratchnet"] = {
         "sources": names, "sections": [section_title(nb) for nb in notebooks],
         "quick": any((nb.metadata.get("papermill", {}).get("parameters") or {}).get("quick")
@@ -321,7 +310,7 @@ def check_stamps(current, recorded):
     return sorted(threads)
 
 
-def to_latex(nb, template=TEMPLATE):
+def to_latex(nb, template=REPO / "templates" / "scratchnet_report.tex.j2"):
     """(LaTeX source, {file name: bytes of each extracted figure}) of the notebook ``nb``."""
     from nbconvert import LatexExporter
 
@@ -412,26 +401,25 @@ def add_contents(html):
     nav = soup.select_one("nav#contents")
     if nav is None:
         raise PipelineError("the HTML template has no nav#contents for the table of contents")
-    outer = soup.new_tag("ol", attrs={"class": "sn-toc"})
-    current = None
+    toc = soup.new_tag("ol", attrs={"class": "sn-toc"})
     for heading in soup.select(".jp-Cell h1[id], .jp-Cell h2[id]"):
         anchors = heading.select("a.anchor-link")
         link = soup.new_tag("a", href=f"#{heading['id']}")
         link.extend([copy.copy(part) for part in heading.contents if part not in anchors])
         item = soup.new_tag("li")
         item.append(link)
-        if heading.name == "h1" or current is None:
-            current = item
-            outer.append(item)
-        else:
-            if current.ol is None:
-                current.append(soup.new_tag("ol"))
-            current.ol.append(item)
-    nav.append(outer)
+        if heading.name == "h1" or not toc.contents:
+            toc.append(item)
+            continue
+        section = toc.contents[-1]  # an h2 goes under the h1 before it
+        if section.ol is None:
+            section.append(soup.new_tag("ol"))
+        section.ol.append(item)
+    nav.append(toc)
     return str(soup)
 
 
-def to_html(nb, template=HTML_TEMPLATE, katex=None):
+def to_html(nb, template=REPO / "templates" / "scratchnet_report.html.j2", katex=None):
     """``nb`` as one page that loads nothing (figures, styles, KaTeX inside), without code."""
     from nbconvert import HTMLExporter
 
@@ -442,11 +430,9 @@ def to_html(nb, template=HTML_TEMPLATE, katex=None):
 
 
 def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, log=sys.stderr):
-    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``).
-
-    The work is done in ``build_dir`` (``build/report``); each output takes its name in one step at
-    the end, so no half-written report ever has it. Returns the merged metadata, pages, seconds.
-    """
+    """Merge the ``executed`` notebooks in order and render them to ``out_pdf`` (and ``out_html``)
+    in ``build_dir`` (``build/report``); each output takes its name in one step at the end, so no
+    half-written report ever has it. Returns the merged metadata, with pages and seconds."""
     start = time.perf_counter()
     executed = [Path(p) for p in executed]
     build_dir = Path(build_dir) if build_dir else REPO / "build" / "report"

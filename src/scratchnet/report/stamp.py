@@ -1,8 +1,7 @@
 """What a result was computed on: the versions, the BLAS, the CPU, the commit and the data.
 
 Every results JSON and the title page carry it: speed, and even float64 results in their last
-digits, depend on the BLAS, its kernel and the vector extensions NumPy dispatches to.
-"""
+digits, depend on the BLAS, its kernel and the vector extensions NumPy dispatches to."""
 import functools
 import hashlib
 import os
@@ -21,15 +20,10 @@ from ..files import REPO
 def _git(repo, *args):
     """What ``git -C repo ARGS...`` prints, stripped; None when git cannot run."""
     try:
-        git = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=10)
+        return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return git.stdout.strip()
-
-
-def git_commit(repo=REPO):
-    """``git describe --always --dirty`` of ``repo``, or None outside a git checkout."""
-    return _git(repo, "describe", "--always", "--dirty", "--abbrev=10") or None
 
 
 def git_repository(repo=REPO):
@@ -112,15 +106,16 @@ def stamp():
             "numpy": numpy.__version__, "scipy": scipy.__version__, "blas": blas(),
             "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
                     "simd": simd()},
-            "platform": platform.platform(), "commit": git_commit(), "data": data_files()}
+            "platform": platform.platform(),
+            "commit": _git(REPO, "describe", "--always", "--dirty", "--abbrev=10") or None,
+            "data": data_files()}
 
 
 def environment(record):
     """The part of a stamp that must agree for two results to be comparable: everything but
     the commit and the BLAS thread counts (which a build sets per process)."""
-    env = {key: value for key, value in record.items() if key != "commit"}
-    env["blas"] = [{k: v for k, v in lib.items() if k != "threads"} for lib in record["blas"]]
-    return env
+    blas = [{k: v for k, v in lib.items() if k != "threads"} for lib in record["blas"]]
+    return {**{k: v for k, v in record.items() if k != "commit"}, "blas": blas}
 
 
 def _blas_text(lib):
