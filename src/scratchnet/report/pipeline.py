@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..files import REPO, copy_atomic
+from ..files import REPO, copy_atomic, one_line
 from .stamp import environment, git_repository, stamp, stamp_lines
 
 TITLE = "scratchnet: Deep Learning from Scratch"
@@ -36,11 +36,6 @@ KATEX_DIR = "/usr/share/javascript/katex"
 
 class PipelineError(RuntimeError):
     """A step of the report failed; the message is one line that says which and where."""
-
-
-def _one_line(text, limit=240):
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _rel(path, root=REPO):
@@ -136,9 +131,9 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
     elif isinstance(err, PapermillExecutionError):
         source, traceback = err.source, err.traceback
         where = f"the cell In [{err.exec_count}]"
-        what = f"{err.ename}: {_one_line(err.evalue, 160)}"
+        what = f"{err.ename}: {one_line(err.evalue, 160)}"
     else:
-        return f"{_rel(src)} failed: {type(err).__name__}: {_one_line(err, 200)}"
+        return f"{_rel(src)} failed: {type(err).__name__}: {one_line(err, 200)}"
     cells = enumerate(src_nb.cells if src_nb is not None and source else [], 1)
     where = next((f"cell {i}" for i, c in cells
                   if c.cell_type == "code" and c.source.strip() == source.strip()), where)
@@ -146,11 +141,11 @@ def describe_failure(src, err, src_nb=None, partial=None, timeout=None):
     plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback or []))
     line = re.search(r"^Cell In\[.*?^-+>[ \t]*(\d+)[ \t]([^\n]*)$", plain, re.M | re.S)
     if line:
-        where += f", line {line.group(1)} ({_one_line(line.group(2), 60)!r})"
+        where += f", line {line.group(1)} ({one_line(line.group(2), 60)!r})"
     elif isinstance(err, PapermillExecutionError):
         # A traceback without the cell's frame (a one-line _render_traceback_): its first line.
         first = next((text for text in (source or "").splitlines() if text.strip()), "")
-        where += f", line 1 ({_one_line(first, 60)!r})"
+        where += f", line 1 ({one_line(first, 60)!r})"
     return f"{_rel(src)} failed in {where}: {what}"
 
 
@@ -348,7 +343,7 @@ def compile_latex(tex_path, *, runs=4):
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if proc.returncode:
             errors = _latex_errors(log or proc.stdout.decode(errors="replace"))
-            raise PipelineError(f"xelatex failed on {_rel(tex_path)}: {_one_line(errors)} "
+            raise PipelineError(f"xelatex failed on {_rel(tex_path)}: {one_line(errors, 240)} "
                                 f"(full log: {_rel(log_path)})")
         if not re.search(r"Rerun to get|Label\(s\) may have changed|undefined references", log):
             break
@@ -444,7 +439,7 @@ def render(executed, out_pdf, *, out_html=None, build_dir=None, appendix=True, l
         errors = error_outputs(nb)
         if errors:
             raise PipelineError(f"{_rel(path)} has an error output in cell {errors[0][0]}: "
-                                f"{_one_line(errors[0][1], 160)}")
+                                f"{one_line(errors[0][1], 160)}")
         if not section_title(nb):
             raise PipelineError(f"{_rel(path)}: its first markdown cell does not open with a "
                                 "level-1 heading '# <section title>'")
