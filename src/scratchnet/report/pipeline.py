@@ -208,11 +208,11 @@ def merge(notebooks, *, title=TITLE, authors=("The scratchnet team",), names=Non
     if not notebooks:
         raise PipelineError("nothing to merge: no executed notebooks given")
     names = list(names) if names is not None else [f"notebook {i}" for i in range(len(notebooks))]
-    merged = nbformat.v4.new_notebook(cells=[copy.deepcopy(cell) for nb in notebooks
-                                             for cell in nb.cells])
-    for cell in merged.cells:
+    cells = [copy.deepcopy(cell) for nb in notebooks for cell in nb.cells]
+    for cell in cells:
         # Copies of one template share ids; 122 random bits make each fresh one unique.
         cell["id"] = uuid.uuid4().hex
+    merged = nbformat.v4.new_notebook(cells=cells)
     for key in ("kernelspec", "language_info"):
         if key in notebooks[0].metadata:
             merged.metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
