@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.cli.runs import ConfigError, progress_bar, write_json
-from scratchnet.files import REPO
+from scratchnet.files import REPO, one_line
 from scratchnet.report.params import check_value, literal_defaults
 
 RESULT_PARAMETER = "result_path"
@@ -91,8 +91,7 @@ def load_sweep(path, out_root=None):
     except FileNotFoundError:
         raise SweepError(f"{path}: no such sweep file") from None
     except (OSError, yaml.YAMLError) as error:
-        reason = " ".join(str(error).split())[:200]
-        raise SweepError(f"{where}: not a readable YAML file ({reason})") from None
+        raise SweepError(f"{where}: not a readable YAML file ({one_line(error, 200)})") from None
     if not isinstance(spec, dict):
         raise SweepError(f"{where}: expected a mapping with notebook, fixed, grid and seeds")
     unknown = sorted(set(spec) - {"notebook", "name", "fixed", "grid", "seeds"})
