@@ -20,3 +20,16 @@ def tanh_route(request, monkeypatch):
                         {np.dtype(np.float64): 0, np.dtype(np.float32): 0}
                         if request.param == "exp" else {})
     return request.param
+
+
+@pytest.fixture(params=["fresh", "reused"])
+def buffers(request, monkeypatch):
+    """Run the test with a training step's arrays allocated afresh (as small networks do) and
+    with every one of them reused from step to step, however small (as wide networks do)."""
+    from scratchnet import layers
+
+    if request.param == "reused":
+        monkeypatch.setattr(layers, "REUSE_FROM", 1)
+    else:
+        monkeypatch.setattr(layers, "REUSE_FROM", float("inf"))
+    return request.param

@@ -37,6 +37,9 @@ def test_tanh_keeps_the_dtype_on_either_route(tanh_route, dtype):
     assert A.dtype == dtype
     np.testing.assert_allclose(A, np.tanh(Z), rtol=0, atol=4 * np.finfo(dtype).eps)
     assert Tanh().vjp(A, Z).dtype == dtype
+    out = np.empty_like(A)
+    assert Tanh().vjp(A, Z, out=out) is out
+    np.testing.assert_array_equal(out, Tanh().vjp(A, Z))
 
 
 def test_the_route_follows_the_environment(monkeypatch):

@@ -157,3 +157,21 @@ def test_backward_overwrites_grads(rng):
     layer.backward(dY)
     for key, g in layer.grads.items():
         np.testing.assert_array_equal(g, first[key], err_msg=f"grads[{key!r}] accumulated")
+
+
+@pytest.mark.parametrize("cls", [StandardLayer, ResidualLayer])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "identity"])
+def test_forward_and_backward_write_into_out_as_without_it(rng, buffers, cls, activation):
+    layer = (StandardLayer(3, 3, activation, rng) if cls is StandardLayer
+             else ResidualLayer(3, activation, rng))
+    X, dY = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    Y = layer.forward(X).copy()
+    dX = layer.backward(dY).copy()
+    grads = {key: g.copy() for key, g in layer.grads.items()}
+    Y_out, dX_out = np.empty_like(Y), np.empty_like(dX)
+    assert layer.forward(X, out=Y_out) is Y_out
+    assert layer.backward(dY, out=dX_out) is dX_out
+    np.testing.assert_array_equal(Y_out, Y)
+    np.testing.assert_array_equal(dX_out, dX)
+    for key, g in layer.grads.items():
+        np.testing.assert_array_equal(g, grads[key], err_msg=key)

@@ -19,8 +19,8 @@ from helpers import random_batch  # noqa: E402
 class WrongBackward(StandardLayer):
     """A layer whose backward forgets the activation's derivative for W: J^T u is wrong."""
 
-    def backward(self, dY, need_dX=True):
-        dX = super().backward(dY, need_dX)
+    def backward(self, dY, need_dX=True, out=None):
+        dX = super().backward(dY, need_dX, out)
         X, _ = self._cache
         self.grads["W"][...] = dY @ X.T
         return dX

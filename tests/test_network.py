@@ -1,8 +1,10 @@
+import resource
+
 import numpy as np
 import pytest
 
-from scratchnet import make_network
-from scratchnet.layers import ResidualLayer, StandardLayer
+from scratchnet import layers, make_network
+from scratchnet.layers import Buffers, ResidualLayer, StandardLayer
 from scratchnet.verify import central_difference_gradient, network_gradient_test
 
 from helpers import describe, random_batch
@@ -10,7 +12,7 @@ from helpers import describe, random_batch
 
 @pytest.mark.parametrize("arch", ["standard", "resnet"])
 @pytest.mark.parametrize("depth", [1, 3, 10])
-def test_whole_network_gradient_test(rng, tanh_route, arch, depth):
+def test_whole_network_gradient_test(rng, tanh_route, buffers, arch, depth):
     X, C = random_batch(rng, 3, 4, 16)
     net = make_network(arch, n_features=3, n_classes=4, depth=depth, width=6, seed=rng)
     result = network_gradient_test(net, X, C, rng)
@@ -41,8 +43,8 @@ def test_gradient_test_fails_when_one_layer_is_wrong(rng, monkeypatch):
     net = make_network("resnet", n_features=3, n_classes=4, depth=3, width=5, seed=rng)
     backward = ResidualLayer.backward
 
-    def wrong_bias(self, dY, need_dX=True):
-        dX = backward(self, dY, need_dX)
+    def wrong_bias(self, dY, need_dX=True, out=None):
+        dX = backward(self, dY, need_dX, out)
         self.grads["b"] *= -1
         return dX
 
@@ -184,3 +186,60 @@ def test_float32_training_runs_in_float32(rng):
 def test_other_dtypes_are_refused(dtype):
     with pytest.raises(ValueError, match="dtype must be one of float32, float64"):
         make_network("standard", 2, 2, depth=1, width=3, dtype=dtype)
+
+
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+def test_reused_buffers_give_the_gradients_of_fresh_arrays_step_after_step(
+        rng, monkeypatch, arch):
+    # batch sizes that change, come back, and outnumber the two the network keeps buffers for
+    batches = [random_batch(rng, 3, 4, m) for m in (16, 16, 7, 5, 16, 7)]
+    expected = []
+    monkeypatch.setattr(layers, "REUSE_FROM", float("inf"))
+    net = make_network(arch, 3, 4, depth=3, width=6, seed=1, weight_decay=1e-3)
+    for X, C in batches:
+        expected.append((net.forward_backward(X, C), net.grad.copy()))
+    monkeypatch.setattr(layers, "REUSE_FROM", 1)
+    net = make_network(arch, 3, 4, depth=3, width=6, seed=1, weight_decay=1e-3)
+    for step, (X, C) in enumerate(batches):
+        loss = net.forward_backward(X, C)
+        assert loss == expected[step][0], f"step {step}: loss {loss} != {expected[step][0]}"
+        np.testing.assert_array_equal(net.grad, expected[step][1], err_msg=f"step {step}")
+
+
+@pytest.mark.parametrize("arch", ["standard", "resnet"])
+def test_what_forward_returns_is_not_overwritten_by_training_steps(rng, buffers, arch):
+    X, C = random_batch(rng, 3, 4, 16)
+    net = make_network(arch, 3, 4, depth=3, width=6, seed=1)
+    Y, P = net.forward(X), net.predict_proba(X)
+    Y_then, P_then = Y.copy(), P.copy()
+    for _ in range(2):
+        net.forward_backward(*random_batch(rng, 3, 4, 16))
+    np.testing.assert_array_equal(Y, Y_then)
+    np.testing.assert_array_equal(P, P_then)
+
+
+def test_buffers_are_kept_by_name_shape_and_dtype(monkeypatch):
+    monkeypatch.setattr(layers, "REUSE_FROM", 12)
+    buffers = Buffers()
+    first = buffers.take("Y", (3, 4), np.float32)
+    assert first.shape == (3, 4) and first.dtype == np.float32
+    assert buffers.take("Y", (3, 4), np.float32) is first
+    assert buffers.take("dY", (3, 4), np.float32) is not first
+    assert buffers.take("Y", (3, 4), np.float64).dtype == np.float64
+    assert buffers.take("Y", (4, 4), np.float64).shape == (4, 4)
+    assert buffers.take("Y", (2, 5), np.float64) is None, "10 elements are under REUSE_FROM"
+
+
+def test_a_wide_network_step_faults_in_no_new_memory(rng):
+    # A step of 2 -> 256 x 3 -> 5 on 1024 columns works on 9 arrays of 256 x 1024 (forward
+    # outputs, dZ, dF/dY): 2,300 pages of 4 KiB in float32 if each were new every step.
+    X, C = random_batch(rng, 2, 5, 1024)
+    net = make_network("standard", 2, 5, depth=3, width=256, seed=0, dtype="float32")
+    X, C = X.astype(np.float32), C.astype(np.float32)
+    for _ in range(3):
+        net.forward_backward(X, C)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        net.forward_backward(X, C)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
+    assert faults < 50, f"{faults:.0f} page faults per step: its arrays are not reused"

@@ -3,7 +3,8 @@
 Each activation has ``f(Z)`` and the derivative written through the output ``A = f(Z)``:
 ``df(A) = sigma'(Z)`` (``1 - A**2`` for tanh, ``A > 0`` for ReLU). So a layer keeps only
 its output for ``backward``, and tanh's derivative costs no exponentials.
-``vjp(A, dA) = dA * sigma'(Z)`` is the product backward needs, in as few passes as it takes.
+``vjp(A, dA, out=None) = dA * sigma'(Z)`` is the product backward needs, in as few passes as it
+takes, written into ``out`` when given (as a ufunc's ``out``).
 """
 import os
 
@@ -67,8 +68,8 @@ class Tanh:
     def df(self, A):
         return 1.0 - A * A
 
-    def vjp(self, A, dA):
-        dZ = np.multiply(A, A)
+    def vjp(self, A, dA, out=None):
+        dZ = np.multiply(A, A, out=out)
         np.subtract(1.0, dZ, out=dZ)
         dZ *= dA
         return dZ
@@ -85,8 +86,8 @@ class ReLU:
     def df(self, A):
         return (A > 0).astype(A.dtype)
 
-    def vjp(self, A, dA):
-        return np.where(A > 0, dA, 0.0)
+    def vjp(self, A, dA, out=None):
+        return np.multiply(dA, A > 0, out=out)
 
 
 class Identity:
@@ -103,8 +104,11 @@ class Identity:
     def df(self, A):
         return np.ones_like(A)
 
-    def vjp(self, A, dA):
-        return dA.copy()
+    def vjp(self, A, dA, out=None):
+        if out is None:
+            return dA.copy()
+        out[...] = dA
+        return out
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Tanh, ReLU, Identity)}

@@ -9,6 +9,10 @@ Every layer has ``params`` and ``grads`` (dicts with the same keys), and:
   of a network has no use for it) and returns None;
 - ``jvp(V)`` is the Jacobian times a direction ``V`` (a dict with any of ``X`` and the
   parameter names; a missing key is a zero direction), used by the Jacobian tests.
+
+``forward(X, out=Y)`` and ``backward(dY, out=dX)`` write their result into a given array, as a
+ufunc's ``out`` does: the network's training step passes buffers it reuses from one step to the
+next, and a layer keeps its own temporaries in :class:`Buffers`.
 """
 from functools import lru_cache
 
@@ -24,6 +28,25 @@ def ones(m, dtype):
     column = np.ones((m, 1), dtype=dtype)
     column.flags.writeable = False
     return column
+
+
+# Arrays from this many elements are reused from one step to the next rather than allocated
+# anew: a fresh megabyte every step costs more than the arithmetic on it, as the kernel faults its
+# pages in and zeroes them each time. Smaller ones come from malloc's free lists cheaply.
+REUSE_FROM = 1 << 15
+
+
+class Buffers(dict):
+    """Arrays kept for reuse by name: ``take`` allocates anew only when the shape or dtype asked
+    for changes, and returns None (let NumPy allocate) below :data:`REUSE_FROM` elements."""
+
+    def take(self, name, shape, dtype):
+        if shape[0] * shape[1] < REUSE_FROM:
+            return None
+        array = self.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self[name] = np.empty(shape, dtype=dtype)
+        return array
 
 
 class StandardLayer:
@@ -45,6 +68,7 @@ class StandardLayer:
         }
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._cache = None
+        self._buffers = Buffers()
 
     @property
     def n_in(self):
@@ -54,21 +78,21 @@ class StandardLayer:
     def n_out(self):
         return self.params["W"].shape[0]
 
-    def forward(self, X):
+    def forward(self, X, out=None):
         """Y = sigma(W X + b), shape n2 x m."""
-        Z = np.dot(self.params["W"], X)  # W @ X; np.dot dispatches faster on small matrices
+        Z = np.dot(self.params["W"], X, out=out)  # W @ X; np.dot dispatches faster when small
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
         self._cache = (X, A)
         return A
 
-    def backward(self, dY, need_dX=True):
+    def backward(self, dY, need_dX=True, out=None):
         """Jacobian-transpose product: fills grads['W'], grads['b'], returns dX = W^T (sigma'(Z) * dY)."""
         X, A = self._cache
-        dZ = self.activation.vjp(A, dY)
+        dZ = self.activation.vjp(A, dY, out=self._buffers.take("dZ", A.shape, A.dtype))
         np.dot(dZ, X.T, out=self.grads["W"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
-        return np.dot(self.params["W"].T, dZ) if need_dX else None
+        return np.dot(self.params["W"].T, dZ, out=out) if need_dX else None
 
     def jvp(self, V):
         """Jacobian times a direction: sigma'(Z) * (W V_X + V_W X + V_b)."""
@@ -107,6 +131,7 @@ class ResidualLayer:
         }
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._cache = None
+        self._buffers = Buffers()
 
     @property
     def n_in(self):
@@ -114,26 +139,30 @@ class ResidualLayer:
 
     n_out = n_in
 
-    def forward(self, X):
+    def forward(self, X, out=None):
         """Y = X + W2 sigma(W1 X + b), shape n x m."""
-        Z = np.dot(self.params["W1"], X)
+        W1 = self.params["W1"]
+        Z = np.dot(W1, X, out=self._buffers.take("A", X.shape, np.result_type(W1, X)))
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
-        Y = np.dot(self.params["W2"], A)
+        Y = np.dot(self.params["W2"], A, out=out)
         Y += X
         self._cache = (X, A)
         return Y
 
-    def backward(self, dY, need_dX=True):
+    def backward(self, dY, need_dX=True, out=None):
         """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
         X, A = self._cache
-        dZ = self.activation.vjp(A, np.dot(self.params["W2"].T, dY))
+        take = self._buffers.take
+        W2 = self.params["W2"]
+        dA = np.dot(W2.T, dY, out=take("dA", A.shape, np.result_type(W2, dY)))
+        dZ = self.activation.vjp(A, dA, out=take("dZ", A.shape, A.dtype))
         np.dot(dY, A.T, out=self.grads["W2"])
         np.dot(dZ, X.T, out=self.grads["W1"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         if not need_dX:
             return None
-        dX = np.dot(self.params["W1"].T, dZ)
+        dX = np.dot(self.params["W1"].T, dZ, out=out)
         dX += dY
         return dX
 

@@ -76,15 +76,16 @@ class SoftmaxRegression:
         self._cache = (X, P, C)
         return float(loss)
 
-    def backward(self):
-        """Gradient of the mean loss: fills ``grads['W']``, ``grads['b']`` and returns dF/dX (n x m)."""
+    def backward(self, need_dX=True, out=None):
+        """Gradient of the mean loss: fills ``grads['W']``, ``grads['b']`` and returns dF/dX
+        (n x m, written into ``out`` when given), or None when ``need_dX`` is false."""
         X, P, C = self._cache
         m = X.shape[1]
         dZ = P - C
         dZ *= 1.0 / m
         np.dot(X, dZ.T, out=self.grads["W"])
         np.dot(dZ, ones(m, dZ.dtype), out=self.grads["b"])
-        return np.dot(self.params["W"], dZ)
+        return np.dot(self.params["W"], dZ, out=out) if need_dX else None
 
     def loss_and_grad(self, X, C):
         """Return the mean loss and a dict of its gradients for ``W``, ``b`` and ``X``."""

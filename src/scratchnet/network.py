@@ -11,7 +11,7 @@ work in wider SIMD lanes. Inputs are cast to it on the way in.
 """
 import numpy as np
 
-from .layers import ResidualLayer, StandardLayer
+from .layers import Buffers, ResidualLayer, StandardLayer
 from .loss import SoftmaxRegression
 
 
@@ -27,6 +27,7 @@ class Network:
         self.head = head
         self.weight_decay = float(weight_decay)
         self.dtype = as_dtype(dtype)
+        self._work = {}
         self._flatten()
 
     def _flatten(self):
@@ -89,14 +90,34 @@ class Network:
     def _forward_backward(self, X, C):
         """forward_backward of a batch already checked and in the network's dtype (the
         training loop checks its data once, not every step)."""
-        loss = self.head.forward(self.forward(X), C)
-        dX = self.head.backward()
+        Y, dY = self._workspace(X.shape[1])
+        for layer, out in zip(self.layers, Y):
+            X = layer.forward(X, out=out)
+        loss = self.head.forward(X, C)
+        dX = self.head.backward(need_dX=bool(self.layers), out=dY[-1] if dY else None)
         for i in range(len(self.layers) - 1, -1, -1):
             # nothing needs dF/dX of the input data
-            dX = self.layers[i].backward(dX, need_dX=i > 0)
+            dX = self.layers[i].backward(dX, need_dX=i > 0, out=dY[i - 1] if i else None)
         if self.weight_decay:
             loss += float(self._add_weight_decay())
         return loss
+
+    def _workspace(self, m):
+        """For a batch of m columns, the arrays a training step writes every layer's output Y
+        and every dF/dY into (None where NumPy may allocate): none of them leaves the step, so
+        the next step of the same size reuses them. Kept for the last two batch sizes (an
+        epoch's full and partial mini-batches)."""
+        work = self._work.get(m)
+        if work is None:
+            if len(self._work) >= 2:
+                self._work.clear()
+            buffers = Buffers()
+            work = self._work[m] = (
+                [buffers.take(f"Y{i}", (layer.n_out, m), self.dtype)
+                 for i, layer in enumerate(self.layers)],
+                [buffers.take(f"dY{i}", (layer.n_out, m), self.dtype)
+                 for i, layer in enumerate(self.layers)])
+        return work
 
     def _penalty(self):
         """weight_decay / 2 * sum ||W||_F^2 over the weight matrices."""
