@@ -126,7 +126,7 @@ LAB_CHECK_NOTEBOOK ?= 00_data.ipynb
 lab-check: $(LAB_STAMP) $(DATA_STAMP)
 	$(LAB_VENV)/bin/python tools/lab-check.py $(LAB_CHECK_NOTEBOOK)
 
-## bench: samples per second of a training epoch, float32 and float64, against PyTorch and JAX when installed (BENCH_ARGS="--json f.json")
+## bench: samples per second of a training epoch, float32 and float64, against PyTorch and JAX when installed (BENCH_ARGS="--json f.json", or "--as-avx2" for the code paths of an AVX2-only CPU)
 bench: $(STAMP)
 	$(PY) -m scratchnet bench $(BENCH_ARGS)
 

@@ -40,6 +40,7 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,14 @@ CONFIGS = {
           "short": "wide 3 x 256, batch 1024"},
 }
 LR = 0.01
+# What --as-avx2 sets before NumPy and the peers load: each library's own switch away from its
+# AVX-512 code (NumPy's dispatch targets, OpenBLAS's kernels, MKL's and oneDNN's paths under
+# PyTorch, PyTorch's own kernels, XLA's code generation). It makes the code paths an AVX2-only
+# CPU runs, not its timings: the cores, caches and clock stay this machine's.
+AVX2_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+            "OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+            "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+            "XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
 # peer -> (the package it needs, its name in the summary table)
 PEERS = {"pytorch": ("torch", "PyTorch"), "jax_step": ("jax", "JAX, jitted step"),
          "jax_scan": ("jax", "JAX, scanned epoch")}
@@ -511,12 +520,15 @@ def simd_extensions():
     return [name for name, found in __cpu_features__.items() if found]
 
 
-def simd_summary(extensions):
+def simd_summary(extensions, as_avx2=False):
     """The vector extensions among ``extensions``, e.g. "AVX F16C FMA3 AVX2 (no AVX-512)"."""
     vector = [name for name in extensions
-              if name.startswith(("AVX", "FMA", "F16C", "ASIMD", "SVE", "NEON", "VSX", "VX"))]
+              if name.startswith(("AVX", "FMA", "F16C", "ASIMD", "SVE", "NEON", "VSX", "VX"))
+              and not (as_avx2 and name.startswith("AVX512"))]
     text = " ".join(vector) or "none found"
-    if "AVX2" in extensions and not any(name.startswith("AVX512") for name in extensions):
+    if as_avx2:
+        text += " (AVX-512 present, its code switched off: --as-avx2)"
+    elif "AVX2" in extensions and not any(name.startswith("AVX512") for name in extensions):
         text += " (no AVX-512)"
     return text
 
@@ -574,7 +586,8 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     cpu, simd = cpu_model(), simd_extensions()
     peers = available_peers(peers, log)
     versions = {package: _version(package) for package in ("numpy", "torch", "jax", "jaxlib")}
-    log(f"CPU: {cpu}; SIMD: {simd_summary(simd)}; BLAS: {blas}")
+    avx2 = all(os.environ.get(key) == value for key, value in AVX2_ENV.items())
+    log(f"CPU: {cpu}; SIMD: {simd_summary(simd, avx2)}; BLAS: {blas}")
     log(f"{m} samples, median of {epochs} epochs after a warm-up"
         + (f", an epoch of each in turn: scratchnet, {', '.join(peers)}" if peers else ""))
     # Measured before any peer process starts, and again at the end, the higher kept: a busy
@@ -584,7 +597,7 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     for dtype in dtypes:
         log(f"{dtype}: NumPy matrix multiply {gemm[dtype]:.1f} GFLOP/s")
         layout = {"dtype": dtype, "cpu": cpu, "simd": simd, "blas": blas, "threads": threads,
-                  "samples": m, "epochs": epochs,
+                  "as_avx2": avx2, "samples": m, "epochs": epochs,
                   "versions": {k: v for k, v in versions.items() if v}}
         if "pytorch" in peers:
             layout["torch"] = versions["torch"]
@@ -634,13 +647,26 @@ def summary_table(results):
     return "\n".join(rows)
 
 
+def as_avx2(argv=None, environ=os.environ, execve=os.execve):
+    """Start the bench again in a process whose environment holds :data:`AVX2_ENV` (NumPy and
+    OpenBLAS read theirs when they load); return when this process is that one."""
+    if all(environ.get(key) == value for key, value in AVX2_ENV.items()):
+        return
+    argv = sys.argv[1:] if argv is None else argv
+    execve(sys.executable, [sys.executable, "-m", "scratchnet", *argv],
+           {**environ, **AVX2_ENV})
+
+
 def main(args):
+    if args.as_avx2:
+        as_avx2()
     peers = [name for name in PEERS if not (args.no_torch and name == "pytorch")
              and not (args.no_jax and name.startswith("jax"))]
     results = run_bench(configs=args.configs, dtypes=args.dtype, epochs=args.epochs, peers=peers)
     layout = next(iter(results.values()))
     print(f"\nSummary (samples/s; in brackets scratchnet's over the peer's) on "
-          f"{layout['cpu']}, {simd_summary(layout['simd'])}, {layout['blas']}:\n")
+          f"{layout['cpu']}, {simd_summary(layout['simd'], layout['as_avx2'])}, "
+          f"{layout['blas']}:\n")
     print(summary_table(results))
     if args.json:
         with open(args.json, "w") as f:

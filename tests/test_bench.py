@@ -176,3 +176,28 @@ def test_missing_peers_are_skipped_with_a_line_each(monkeypatch):
     lines = []
     assert bench.available_peers(log=lines.append) == []
     assert len(lines) == 2 and all("make bench-peers" in line for line in lines), lines
+
+
+def test_as_avx2_starts_the_bench_again_with_every_switch_set(monkeypatch):
+    calls = []
+    environ = {"PATH": "/usr/bin", "OPENBLAS_CORETYPE": "SkylakeX"}
+    bench.as_avx2(["bench", "--as-avx2", "--configs", "a"], environ,
+                  lambda path, argv, env: calls.append((path, argv, env)))
+    [(path, argv, env)] = calls
+    assert argv[1:] == ["-m", "scratchnet", "bench", "--as-avx2", "--configs", "a"]
+    assert env["PATH"] == "/usr/bin" and env["OPENBLAS_CORETYPE"] == "Haswell"
+    assert all(env[key] == value for key, value in bench.AVX2_ENV.items())
+    # the process started again finds its environment set, and goes on
+    bench.as_avx2(["bench"], env, lambda *args: pytest.fail("started a third time"))
+
+
+def test_an_as_avx2_run_marks_its_figures(tmp_path, capsys, small_bench, monkeypatch):
+    for key, value in bench.AVX2_ENV.items():
+        monkeypatch.setenv(key, value)  # as in the process as_avx2 starts
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--as-avx2", "--configs", "b", "--epochs", "1", "--dtype", "float32",
+                 "--no-torch", "--no-jax", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["as_avx2"] is True
+    printed = capsys.readouterr().out
+    assert "(AVX-512 present, its code switched off: --as-avx2)" in printed
+    assert "AVX512" not in printed

@@ -140,6 +140,9 @@ def build_parser():
     bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     bench.add_argument("--no-jax", action="store_true",
                        help="skip the JAX comparisons (jitted step and scanned epoch)")
+    bench.add_argument("--as-avx2", action="store_true",
+                       help="switch off the AVX-512 code of NumPy, OpenBLAS, PyTorch and XLA, "
+                       "the nearest an AVX-512 CPU comes to one with AVX2 only")
 
     sw = commands.add_parser("sweep", help="run a grid of parameters through a notebook "
                              "with papermill (resumable), then aggregate")
