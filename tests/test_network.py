@@ -221,13 +221,17 @@ def test_what_forward_returns_is_not_overwritten_by_training_steps(rng, buffers,
 def test_buffers_are_kept_by_name_shape_and_dtype(monkeypatch):
     monkeypatch.setattr(layers, "REUSE_FROM", 12)
     buffers = Buffers()
-    first = buffers.take("Y", (3, 4), np.float32)
+    single, double = np.ones((3, 4), np.float32), np.ones((3, 4))
+    first = buffers.take("Y", single)
     assert first.shape == (3, 4) and first.dtype == np.float32
-    assert buffers.take("Y", (3, 4), np.float32) is first
-    assert buffers.take("dY", (3, 4), np.float32) is not first
-    assert buffers.take("Y", (3, 4), np.float64).dtype == np.float64
-    assert buffers.take("Y", (4, 4), np.float64).shape == (4, 4)
-    assert buffers.take("Y", (2, 5), np.float64) is None, "10 elements are under REUSE_FROM"
+    assert buffers.take("Y", single) is first
+    assert buffers.take("dY", single) is not first
+    assert buffers.take("Y", double).dtype == np.float64
+    assert buffers.take("Y", np.ones((4, 4))).shape == (4, 4)
+    # the dtype of an operation on the operands: float32 with float64 makes float64
+    assert buffers.take("Y", single, single).dtype == np.float32
+    assert buffers.take("Y", single, double).dtype == np.float64
+    assert buffers.take("Y", np.ones((2, 5))) is None, "10 elements are under REUSE_FROM"
 
 
 def test_a_wide_network_step_faults_in_no_new_memory(rng):

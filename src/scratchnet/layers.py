@@ -37,15 +37,17 @@ REUSE_FROM = 1 << 15
 
 
 class Buffers(dict):
-    """Arrays kept for reuse by name: ``take`` allocates anew only when the shape or dtype asked
-    for changes, and returns None (let NumPy allocate) below :data:`REUSE_FROM` elements."""
+    """Arrays kept for reuse by name: ``take(name, like, *operands)`` returns one of ``like``'s
+    shape and of the dtype NumPy gives ``like`` and ``operands`` together, allocated anew only
+    when either changes, or None (let NumPy allocate) below :data:`REUSE_FROM` elements."""
 
-    def take(self, name, shape, dtype):
-        if shape[0] * shape[1] < REUSE_FROM:
+    def take(self, name, like, *operands):
+        if like.size < REUSE_FROM:
             return None
+        dtype = np.result_type(like, *operands)
         array = self.get(name)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self[name] = np.empty(shape, dtype=dtype)
+        if array is None or array.shape != like.shape or array.dtype != dtype:
+            array = self[name] = np.empty(like.shape, dtype=dtype)
         return array
 
 
@@ -89,7 +91,7 @@ class StandardLayer:
     def backward(self, dY, need_dX=True, out=None):
         """Jacobian-transpose product: fills grads['W'], grads['b'], returns dX = W^T (sigma'(Z) * dY)."""
         X, A = self._cache
-        dZ = self.activation.vjp(A, dY, out=self._buffers.take("dZ", A.shape, A.dtype))
+        dZ = self.activation.vjp(A, dY, out=self._buffers.take("dZ", A))
         np.dot(dZ, X.T, out=self.grads["W"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         return np.dot(self.params["W"].T, dZ, out=out) if need_dX else None
@@ -142,7 +144,7 @@ class ResidualLayer:
     def forward(self, X, out=None):
         """Y = X + W2 sigma(W1 X + b), shape n x m."""
         W1 = self.params["W1"]
-        Z = np.dot(W1, X, out=self._buffers.take("A", X.shape, np.result_type(W1, X)))
+        Z = np.dot(W1, X, out=self._buffers.take("A", X, W1))
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
         Y = np.dot(self.params["W2"], A, out=out)
@@ -153,16 +155,14 @@ class ResidualLayer:
     def backward(self, dY, need_dX=True, out=None):
         """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
         X, A = self._cache
-        take = self._buffers.take
-        W2 = self.params["W2"]
-        dA = np.dot(W2.T, dY, out=take("dA", A.shape, np.result_type(W2, dY)))
-        dZ = self.activation.vjp(A, dA, out=take("dZ", A.shape, A.dtype))
+        dA = np.dot(self.params["W2"].T, dY, out=out)  # dF/dA, in the array dX will take
+        dZ = self.activation.vjp(A, dA, out=self._buffers.take("dZ", A))
         np.dot(dY, A.T, out=self.grads["W2"])
         np.dot(dZ, X.T, out=self.grads["W1"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         if not need_dX:
             return None
-        dX = np.dot(self.params["W1"].T, dZ, out=out)
+        dX = np.dot(self.params["W1"].T, dZ, out=dA)  # dA is spent
         dX += dY
         return dX
 

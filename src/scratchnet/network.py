@@ -11,7 +11,8 @@ work in wider SIMD lanes. Inputs are cast to it on the way in.
 """
 import numpy as np
 
-from .layers import Buffers, ResidualLayer, StandardLayer
+from . import layers as _layers
+from .layers import ResidualLayer, StandardLayer
 from .loss import SoftmaxRegression
 
 
@@ -111,12 +112,9 @@ class Network:
         if work is None:
             if len(self._work) >= 2:
                 self._work.clear()
-            buffers = Buffers()
-            work = self._work[m] = (
-                [buffers.take(f"Y{i}", (layer.n_out, m), self.dtype)
-                 for i, layer in enumerate(self.layers)],
-                [buffers.take(f"dY{i}", (layer.n_out, m), self.dtype)
-                 for i, layer in enumerate(self.layers)])
+            Y = [np.empty((layer.n_out, m), self.dtype)
+                 if layer.n_out * m >= _layers.REUSE_FROM else None for layer in self.layers]
+            work = self._work[m] = (Y, [None if y is None else np.empty_like(y) for y in Y])
         return work
 
     def _penalty(self):
