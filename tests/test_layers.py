@@ -175,3 +175,14 @@ def test_forward_and_backward_write_into_out_as_without_it(rng, buffers, cls, ac
     np.testing.assert_array_equal(dX_out, dX)
     for key, g in layer.grads.items():
         np.testing.assert_array_equal(g, grads[key], err_msg=key)
+
+
+def test_product_is_the_matrix_product_with_or_without_out(rng):
+    from scratchnet.layers import product
+
+    A, B = rng.standard_normal((4, 3)), np.asfortranarray(rng.standard_normal((3, 6)))
+    out = np.empty((4, 6))
+    assert product(A, B, out) is out
+    np.testing.assert_allclose(out, A @ B, rtol=1e-14)
+    np.testing.assert_allclose(product(A.T.T, B), A @ B, rtol=1e-14)
+    np.testing.assert_allclose(product(B.T, A.T), B.T @ A.T, rtol=1e-14)

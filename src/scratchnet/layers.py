@@ -30,6 +30,14 @@ def ones(m, dtype):
     return column
 
 
+def product(A, B, out=None):
+    """A @ B through np.dot when NumPy allocates the result (on small matrices its call costs
+    0.4-0.6 us less) and through np.matmul into ``out`` (there np.dot was measured 10% slower on
+    256 x 256 x 1024 and 1.5-2.5x slower on the inner dimensions of 2 and 5 of the first layer
+    and the head)."""
+    return np.dot(A, B) if out is None else np.matmul(A, B, out=out)
+
+
 # Arrays from this many elements are reused from one step to the next rather than allocated
 # anew: a fresh megabyte every step costs more than the arithmetic on it, as the kernel faults its
 # pages in and zeroes them each time. Smaller ones come from malloc's free lists cheaply.
@@ -82,7 +90,7 @@ class StandardLayer:
 
     def forward(self, X, out=None):
         """Y = sigma(W X + b), shape n2 x m."""
-        Z = np.dot(self.params["W"], X, out=out)  # W @ X; np.dot dispatches faster when small
+        Z = product(self.params["W"], X, out)
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
         self._cache = (X, A)
@@ -94,7 +102,7 @@ class StandardLayer:
         dZ = self.activation.vjp(A, dY, out=self._buffers.take("dZ", A))
         np.dot(dZ, X.T, out=self.grads["W"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
-        return np.dot(self.params["W"].T, dZ, out=out) if need_dX else None
+        return product(self.params["W"].T, dZ, out) if need_dX else None
 
     def jvp(self, V):
         """Jacobian times a direction: sigma'(Z) * (W V_X + V_W X + V_b)."""
@@ -144,10 +152,10 @@ class ResidualLayer:
     def forward(self, X, out=None):
         """Y = X + W2 sigma(W1 X + b), shape n x m."""
         W1 = self.params["W1"]
-        Z = np.dot(W1, X, out=self._buffers.take("A", X, W1))
+        Z = product(W1, X, self._buffers.take("A", X, W1))
         Z += self.params["b"]
         A = self.activation.f(Z, out=Z)
-        Y = np.dot(self.params["W2"], A, out=out)
+        Y = product(self.params["W2"], A, out)
         Y += X
         self._cache = (X, A)
         return Y
@@ -155,14 +163,14 @@ class ResidualLayer:
     def backward(self, dY, need_dX=True, out=None):
         """Jacobian-transpose product: fills grads['W1'], grads['W2'], grads['b'], returns dX."""
         X, A = self._cache
-        dA = np.dot(self.params["W2"].T, dY, out=out)  # dF/dA, in the array dX will take
+        dA = product(self.params["W2"].T, dY, out)  # dF/dA, in the array dX will take
         dZ = self.activation.vjp(A, dA, out=self._buffers.take("dZ", A))
         np.dot(dY, A.T, out=self.grads["W2"])
         np.dot(dZ, X.T, out=self.grads["W1"])
         np.dot(dZ, ones(dZ.shape[1], dZ.dtype), out=self.grads["b"])
         if not need_dX:
             return None
-        dX = np.dot(self.params["W1"].T, dZ, out=dA)  # dA is spent
+        dX = product(self.params["W1"].T, dZ, out)  # over dA, spent, when out is given
         dX += dY
         return dX
 

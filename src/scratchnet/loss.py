@@ -13,7 +13,7 @@ With weights ``W`` (n x k, one column ``w_j`` per class), bias ``b`` (k x 1), in
 """
 import numpy as np
 
-from .layers import ones
+from .layers import ones, product
 
 
 def log_softmax(Z):
@@ -85,7 +85,7 @@ class SoftmaxRegression:
         dZ *= 1.0 / m
         np.dot(X, dZ.T, out=self.grads["W"])
         np.dot(dZ, ones(m, dZ.dtype), out=self.grads["b"])
-        return np.dot(self.params["W"], dZ, out=out) if need_dX else None
+        return product(self.params["W"], dZ, out) if need_dX else None
 
     def loss_and_grad(self, X, C):
         """Return the mean loss and a dict of its gradients for ``W``, ``b`` and ``X``."""
