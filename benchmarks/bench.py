@@ -48,6 +48,7 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from scratchnet.cli.runs import ConfigError
 from scratchnet.data import make_peaks
 from scratchnet.layers import ResidualLayer
 from scratchnet.network import DTYPES, make_network
@@ -647,11 +648,18 @@ def summary_table(results):
     return "\n".join(rows)
 
 
-def as_avx2(argv=None, environ=os.environ, execve=os.execve):
+def as_avx2(argv=None, environ=os.environ, execve=os.execve, features=None):
     """Start the bench again in a process whose environment holds :data:`AVX2_ENV` (NumPy and
-    OpenBLAS read theirs when they load); return when this process is that one."""
+    OpenBLAS read theirs when they load); return when this process is that one. Refused on a
+    CPU without AVX2 and FMA3, where OpenBLAS's Haswell kernels would stop at an illegal
+    instruction."""
     if all(environ.get(key) == value for key, value in AVX2_ENV.items()):
         return
+    found = simd_extensions() if features is None else features
+    missing = [name for name in ("AVX2", "FMA3") if name not in found]
+    if missing:
+        raise ConfigError(f"--as-avx2 runs AVX2 code, and this CPU lacks {' and '.join(missing)}"
+                          f" (NumPy found: {simd_summary(found)})")
     argv = sys.argv[1:] if argv is None else argv
     execve(sys.executable, [sys.executable, "-m", "scratchnet", *argv],
            {**environ, **AVX2_ENV})

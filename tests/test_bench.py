@@ -182,7 +182,8 @@ def test_as_avx2_starts_the_bench_again_with_every_switch_set(monkeypatch):
     calls = []
     environ = {"PATH": "/usr/bin", "OPENBLAS_CORETYPE": "SkylakeX"}
     bench.as_avx2(["bench", "--as-avx2", "--configs", "a"], environ,
-                  lambda path, argv, env: calls.append((path, argv, env)))
+                  lambda path, argv, env: calls.append((path, argv, env)),
+                  features=["AVX", "FMA3", "AVX2", "AVX512F"])
     [(path, argv, env)] = calls
     assert argv[1:] == ["-m", "scratchnet", "bench", "--as-avx2", "--configs", "a"]
     assert env["PATH"] == "/usr/bin" and env["OPENBLAS_CORETYPE"] == "Haswell"
@@ -201,3 +202,12 @@ def test_an_as_avx2_run_marks_its_figures(tmp_path, capsys, small_bench, monkeyp
     printed = capsys.readouterr().out
     assert "(AVX-512 present, its code switched off: --as-avx2)" in printed
     assert "AVX512" not in printed
+
+
+@pytest.mark.parametrize("features, missing", [(["SSE42", "AVX"], "AVX2 and FMA3"),
+                                               (["ASIMD", "NEON"], "AVX2 and FMA3"),
+                                               (["AVX", "AVX2"], "FMA3")])
+def test_as_avx2_is_refused_where_avx2_code_cannot_run(features, missing):
+    with pytest.raises(bench.ConfigError, match=f"this CPU lacks {missing}"):
+        bench.as_avx2(["bench", "--as-avx2"], {}, lambda *args: pytest.fail("started again"),
+                      features=features)
