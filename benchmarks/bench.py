@@ -587,7 +587,7 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     cpu, simd = cpu_model(), simd_extensions()
     peers = available_peers(peers, log)
     versions = {package: _version(package) for package in ("numpy", "torch", "jax", "jaxlib")}
-    avx2 = all(os.environ.get(key) == value for key, value in AVX2_ENV.items())
+    avx2 = in_avx2_view()
     log(f"CPU: {cpu}; SIMD: {simd_summary(simd, avx2)}; BLAS: {blas}")
     log(f"{m} samples, median of {epochs} epochs after a warm-up"
         + (f", an epoch of each in turn: scratchnet, {', '.join(peers)}" if peers else ""))
@@ -648,12 +648,17 @@ def summary_table(results):
     return "\n".join(rows)
 
 
+def in_avx2_view(environ=os.environ):
+    """Whether this process was started with :data:`AVX2_ENV` (by ``--as-avx2``)."""
+    return all(environ.get(key) == value for key, value in AVX2_ENV.items())
+
+
 def as_avx2(argv=None, environ=os.environ, execve=os.execve, features=None):
     """Start the bench again in a process whose environment holds :data:`AVX2_ENV` (NumPy and
     OpenBLAS read theirs when they load); return when this process is that one. Refused on a
     CPU without AVX2 and FMA3, where OpenBLAS's Haswell kernels would stop at an illegal
     instruction."""
-    if all(environ.get(key) == value for key, value in AVX2_ENV.items()):
+    if in_avx2_view(environ):
         return
     found = simd_extensions() if features is None else features
     missing = [name for name in ("AVX2", "FMA3") if name not in found]

@@ -44,18 +44,24 @@ def product(A, B, out=None):
 REUSE_FROM = 1 << 15
 
 
+def buffer(shape, dtype):
+    """A new array to keep for reuse, or None (let NumPy allocate) below :data:`REUSE_FROM`
+    elements."""
+    return np.empty(shape, dtype) if shape[0] * shape[1] >= REUSE_FROM else None
+
+
 class Buffers(dict):
     """Arrays kept for reuse by name: ``take(name, like, *operands)`` returns one of ``like``'s
     shape and of the dtype NumPy gives ``like`` and ``operands`` together, allocated anew only
     when either changes, or None (let NumPy allocate) below :data:`REUSE_FROM` elements."""
 
     def take(self, name, like, *operands):
-        if like.size < REUSE_FROM:
+        if like.size < REUSE_FROM:  # checked first: this is every small step's path
             return None
         dtype = np.result_type(like, *operands)
         array = self.get(name)
         if array is None or array.shape != like.shape or array.dtype != dtype:
-            array = self[name] = np.empty(like.shape, dtype=dtype)
+            array = self[name] = buffer(like.shape, dtype)
         return array
 
 

@@ -11,8 +11,7 @@ work in wider SIMD lanes. Inputs are cast to it on the way in.
 """
 import numpy as np
 
-from . import layers as _layers
-from .layers import ResidualLayer, StandardLayer
+from .layers import ResidualLayer, StandardLayer, buffer
 from .loss import SoftmaxRegression
 
 
@@ -112,8 +111,7 @@ class Network:
         if work is None:
             if len(self._work) >= 2:
                 self._work.clear()
-            Y = [np.empty((layer.n_out, m), self.dtype)
-                 if layer.n_out * m >= _layers.REUSE_FROM else None for layer in self.layers]
+            Y = [buffer((layer.n_out, m), self.dtype) for layer in self.layers]
             work = self._work[m] = (Y, [None if y is None else np.empty_like(y) for y in Y])
         return work
 
