@@ -587,8 +587,12 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     cpu, simd = cpu_model(), simd_extensions()
     peers = available_peers(peers, log)
     versions = {package: _version(package) for package in ("numpy", "torch", "jax", "jaxlib")}
-    avx2 = in_avx2_view()
+    avx2, settings = in_avx2_view(), kernel_settings()
     log(f"CPU: {cpu}; SIMD: {simd_summary(simd, avx2)}; BLAS: {blas}")
+    if settings:
+        log("kernels chosen by the environment: "
+            + " ".join(f"{key}={value}" for key, value in settings.items())
+            + " (unset them in this command to measure the libraries' own choice)")
     log(f"{m} samples, median of {epochs} epochs after a warm-up"
         + (f", an epoch of each in turn: scratchnet, {', '.join(peers)}" if peers else ""))
     # Measured before any peer process starts, and again at the end, the higher kept: a busy
@@ -598,7 +602,7 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     for dtype in dtypes:
         log(f"{dtype}: NumPy matrix multiply {gemm[dtype]:.1f} GFLOP/s")
         layout = {"dtype": dtype, "cpu": cpu, "simd": simd, "blas": blas, "threads": threads,
-                  "as_avx2": avx2, "samples": m, "epochs": epochs,
+                  "as_avx2": avx2, "kernel_settings": settings, "samples": m, "epochs": epochs,
                   "versions": {k: v for k, v in versions.items() if v}}
         if "pytorch" in peers:
             layout["torch"] = versions["torch"]
@@ -646,6 +650,21 @@ def summary_table(results):
                              if peer else "-")
             rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+# Variables that choose which kernels NumPy and OpenBLAS run, read once as they load. Some
+# machines set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for all their processes (older OpenBLAS
+# builds went wrong on their CPU): the bench then measures the kernels they name, not the ones
+# OpenBLAS would pick, and says so.
+KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NPY_DISABLE_CPU_FEATURES",
+                    "NPY_ENABLE_CPU_FEATURES")
+
+
+def kernel_settings(environ=os.environ):
+    """The :data:`KERNEL_VARIABLES` set in ``environ``, less those ``--as-avx2`` set itself."""
+    view = in_avx2_view(environ)
+    return {key: environ[key] for key in KERNEL_VARIABLES
+            if environ.get(key) and not (view and AVX2_ENV.get(key) == environ[key])}
 
 
 def in_avx2_view(environ=os.environ):

@@ -211,3 +211,34 @@ def test_as_avx2_is_refused_where_avx2_code_cannot_run(features, missing):
     with pytest.raises(bench.ConfigError, match=f"this CPU lacks {missing}"):
         bench.as_avx2(["bench", "--as-avx2"], {}, lambda *args: pytest.fail("started again"),
                       features=features)
+
+
+def test_kernel_settings_name_what_the_environment_chose():
+    environ = {"PATH": "/usr/bin", "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512",
+               "OPENBLAS_NUM_THREADS": "1"}
+    assert bench.kernel_settings(environ) == {"OPENBLAS_CORETYPE": "Haswell",
+                                              "OPENBLAS_L2_SIZE": "512"}
+    assert bench.kernel_settings({"OPENBLAS_CORETYPE": ""}) == {}
+    # --as-avx2's own switches are the view, which the figures name already; others are not
+    view = {**bench.AVX2_ENV, "OPENBLAS_L2_SIZE": "512"}
+    assert bench.kernel_settings(view) == {"OPENBLAS_L2_SIZE": "512"}
+
+
+@pytest.mark.parametrize("coretype", [None, "Haswell"])
+def test_a_run_says_when_the_environment_chose_the_kernels(tmp_path, capsys, small_bench,
+                                                           monkeypatch, coretype):
+    for key in bench.KERNEL_VARIABLES:
+        monkeypatch.delenv(key, raising=False)
+    if coretype:
+        monkeypatch.setenv("OPENBLAS_CORETYPE", coretype)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--configs", "b", "--epochs", "1", "--dtype", "float32",
+                 "--no-torch", "--no-jax", "--json", str(out)]) == 0
+    recorded = json.loads(out.read_text())["kernel_settings"]
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("kernels chosen by the environment")]
+    if coretype:
+        assert recorded == {"OPENBLAS_CORETYPE": coretype}
+        assert len(lines) == 1 and f"OPENBLAS_CORETYPE={coretype}" in lines[0], lines
+    else:
+        assert recorded == {} and lines == []
