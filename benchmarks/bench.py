@@ -55,6 +55,7 @@ from scratchnet.network import DTYPES, make_network
 from scratchnet.optim import SGD
 from scratchnet.train import DivergenceGuard, step_targets, train_epoch
 from scratchnet.report.stamp import cpu_model
+from scratchnet.report.stamp import kernel_settings as stamp_kernel_settings
 
 CONFIGS = {
     "a": {"arch": "standard", "widths": [32] * 4, "batch": 32,
@@ -652,19 +653,13 @@ def summary_table(results):
     return "\n".join(rows)
 
 
-# Variables that choose which kernels NumPy and OpenBLAS run, read once as they load. Some
-# machines set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for all their processes (older OpenBLAS
-# builds went wrong on their CPU): the bench then measures the kernels they name, not the ones
-# OpenBLAS would pick, and says so.
-KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NPY_DISABLE_CPU_FEATURES",
-                    "NPY_ENABLE_CPU_FEATURES")
-
-
 def kernel_settings(environ=os.environ):
-    """The :data:`KERNEL_VARIABLES` set in ``environ``, less those ``--as-avx2`` set itself."""
+    """The stamp's :func:`~scratchnet.report.stamp.kernel_settings`, less those ``--as-avx2``
+    set itself (the figures name that view already): the bench then measures the kernels they
+    name, not the libraries' own choice, and says so."""
     view = in_avx2_view(environ)
-    return {key: environ[key] for key in KERNEL_VARIABLES
-            if environ.get(key) and not (view and AVX2_ENV.get(key) == environ[key])}
+    return {key: value for key, value in stamp_kernel_settings(environ).items()
+            if not (view and AVX2_ENV.get(key) == value)}
 
 
 def in_avx2_view(environ=os.environ):

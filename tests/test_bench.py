@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scratchnet.cli import load_tool, main
+from scratchnet.report.stamp import KERNEL_VARIABLES
 
 bench = load_tool("bench")
 
@@ -227,7 +228,7 @@ def test_kernel_settings_name_what_the_environment_chose():
 @pytest.mark.parametrize("coretype", [None, "Haswell"])
 def test_a_run_says_when_the_environment_chose_the_kernels(tmp_path, capsys, small_bench,
                                                            monkeypatch, coretype):
-    for key in bench.KERNEL_VARIABLES:
+    for key in KERNEL_VARIABLES:
         monkeypatch.delenv(key, raising=False)
     if coretype:
         monkeypatch.setenv("OPENBLAS_CORETYPE", coretype)

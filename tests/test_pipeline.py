@@ -223,6 +223,23 @@ def test_the_title_page_refuses_a_stamp_the_numbers_were_not_computed_on():
         pipeline.check_stamps(here, {"a.ipynb": {**here, "numpy": "1.0.0"}})
 
 
+def test_the_stamp_names_the_kernels_the_environment_chose(monkeypatch):
+    from scratchnet.report.stamp import KERNEL_VARIABLES, stamp, stamp_lines
+
+    for key in KERNEL_VARIABLES:
+        monkeypatch.delenv(key, raising=False)
+    plain = stamp()
+    assert plain["kernel_settings"] == {}
+    assert "kernels chosen by" not in dict(stamp_lines(plain))["BLAS"]
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    forced = stamp()
+    assert forced["kernel_settings"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    assert dict(stamp_lines(forced))["BLAS"].endswith("kernels chosen by OPENBLAS_CORETYPE=Haswell")
+    # numbers computed with other kernels than the render's are refused
+    with pytest.raises(pipeline.PipelineError, match=r"a.ipynb was computed on another kernel_settings"):
+        pipeline.check_stamps(plain, {"a.ipynb": forced})
+
+
 def _katex_or_skip():
     try:
         return pipeline.katex_assets()

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from ..files import REPO, write_atomic
-from .stamp import stamp
 
 # A claim's mark by its verdict, and a gradient test's target as tables and figures write it.
 MARKS = {True: "*holds in this build*", False: "**contradicted by this build**",
@@ -49,6 +48,8 @@ def record(path, **numbers):
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(_strict(numbers))
+    from .stamp import stamp  # here, so that `python -m scratchnet.report.stamp` runs it once
+
     data["stamp"] = stamp()
     write_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data

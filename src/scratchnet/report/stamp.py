@@ -76,6 +76,18 @@ def blas():
     return sorted(found, key=lambda lib: (lib["package"] or "", lib["file"]))
 
 
+# Variables that choose which kernels NumPy and OpenBLAS run, read once as they load. Some
+# machines set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for every process (older OpenBLAS builds
+# went wrong on their CPU), and the kernel named beside the BLAS is then theirs.
+KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NPY_DISABLE_CPU_FEATURES",
+                    "NPY_ENABLE_CPU_FEATURES")
+
+
+def kernel_settings(environ=os.environ):
+    """The :data:`KERNEL_VARIABLES` set (not empty) in ``environ``."""
+    return {key: environ[key] for key in KERNEL_VARIABLES if environ.get(key)}
+
+
 @functools.lru_cache(maxsize=None)
 def _sha256(path, size, mtime_ns):
     """The hex sha256 of the file ``path``, once per version of it (its size and mtime)."""
@@ -104,6 +116,7 @@ def stamp():
     """A JSON-ready record of what this process computes on."""
     return {"python": f"{platform.python_version()} ({platform.python_implementation()})",
             "numpy": numpy.__version__, "scipy": scipy.__version__, "blas": blas(),
+            "kernel_settings": kernel_settings(),
             "cpu": {"model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
                     "simd": simd()},
             "platform": platform.platform(),
@@ -134,6 +147,9 @@ def stamp_lines(record, threads=None):
         threads = sorted({lib["threads"] for lib in record["blas"] if lib.get("threads")})
     if threads:
         libs += f"; {', '.join(map(str, threads))} BLAS thread(s)"
+    settings = record.get("kernel_settings")
+    if settings:
+        libs += "; kernels chosen by " + " ".join(f"{k}={v}" for k, v in settings.items())
     extensions = (f"baseline {' '.join(vector['baseline']) or 'none'}; "
                   f"found {' '.join(vector['found']) or 'none'}")
     if vector["not_found"]:
