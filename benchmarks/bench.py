@@ -55,7 +55,7 @@ from scratchnet.network import DTYPES, make_network
 from scratchnet.optim import SGD
 from scratchnet.train import DivergenceGuard, step_targets, train_epoch
 from scratchnet.report.stamp import cpu_model
-from scratchnet.report.stamp import kernel_settings as stamp_kernel_settings
+from scratchnet.report.stamp import kernel_settings as stamp_kernel_settings, settings_text
 
 CONFIGS = {
     "a": {"arch": "standard", "widths": [32] * 4, "batch": 32,
@@ -591,9 +591,8 @@ def run_bench(configs=tuple(CONFIGS), dtypes=DTYPES, epochs=5, peers=tuple(PEERS
     avx2, settings = in_avx2_view(), kernel_settings()
     log(f"CPU: {cpu}; SIMD: {simd_summary(simd, avx2)}; BLAS: {blas}")
     if settings:
-        log("kernels chosen by the environment: "
-            + " ".join(f"{key}={value}" for key, value in settings.items())
-            + " (unset them in this command to measure the libraries' own choice)")
+        log(f"kernels chosen by the environment: {settings_text(settings)} (unset them in this "
+            "command to measure the libraries' own choice)")
     log(f"{m} samples, median of {epochs} epochs after a warm-up"
         + (f", an epoch of each in turn: scratchnet, {', '.join(peers)}" if peers else ""))
     # Measured before any peer process starts, and again at the end, the higher kept: a busy

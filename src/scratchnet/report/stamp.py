@@ -88,6 +88,11 @@ def kernel_settings(environ=os.environ):
     return {key: environ[key] for key in KERNEL_VARIABLES if environ.get(key)}
 
 
+def settings_text(settings):
+    """``{"OPENBLAS_CORETYPE": "Haswell"}`` as ``OPENBLAS_CORETYPE=Haswell``, as a shell sets it."""
+    return " ".join(f"{key}={value}" for key, value in settings.items())
+
+
 @functools.lru_cache(maxsize=None)
 def _sha256(path, size, mtime_ns):
     """The hex sha256 of the file ``path``, once per version of it (its size and mtime)."""
@@ -149,7 +154,7 @@ def stamp_lines(record, threads=None):
         libs += f"; {', '.join(map(str, threads))} BLAS thread(s)"
     settings = record.get("kernel_settings")
     if settings:
-        libs += "; kernels chosen by " + " ".join(f"{k}={v}" for k, v in settings.items())
+        libs += f"; kernels chosen by {settings_text(settings)}"
     extensions = (f"baseline {' '.join(vector['baseline']) or 'none'}; "
                   f"found {' '.join(vector['found']) or 'none'}")
     if vector["not_found"]:
